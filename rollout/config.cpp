@@ -1,0 +1,12 @@
+#include "rollout/config.h"
+
+#include "common/config.h"
+
+namespace dsrl {
+
+void describe(ConfigIO& io, RolloutServiceConfig& c) {
+  io.section("server", c.server);
+  io.section("log", c.log);
+}
+
+}  // namespace dsrl

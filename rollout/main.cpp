@@ -1,0 +1,16 @@
+// dsrl-rollout: serves Generate, UpdateWeights and GetStatus (proto/rollout.proto).
+#include "common/cli.h"
+#include "common/signals.h"
+#include "proto/server.h"
+#include "rollout/config.h"
+#include "rollout/service.h"
+
+int main(int argc, char** argv) {
+  dsrl::block_shutdown_signals();
+  return dsrl::run_main<dsrl::RolloutServiceConfig>(
+      argc, argv, "dsrl-rollout: the rollout worker (generation with recorded sampling masks and routes)",
+      [](const dsrl::RolloutServiceConfig& config, const dsrl::CommandLine&) {
+        dsrl::RolloutService service;
+        return dsrl::serve_until_signal(config.server, {&service}, "dsrl-rollout");
+      });
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds everything, checks the layering and runs every CPU test with ctest.
+# Usage: scripts/test.sh [ctest args...]      e.g. scripts/test.sh -R Config
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+start=$(date +%s)
+scripts/install-deps.sh
+scripts/check-layering.sh
+scripts/build.sh
+echo "[test] built in $(( $(date +%s) - start )) s since start; running ctest"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+cd "${DSRL_BUILD_DIR:-$root/build}"
+ctest -L cpu -j "$(nproc)" --output-on-failure --timeout 300 "$@"
+echo "[test] done in $(( $(date +%s) - start )) s"

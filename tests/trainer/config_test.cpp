@@ -1,0 +1,37 @@
+#include "trainer/config.h"
+
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+
+namespace dsrl {
+namespace {
+
+std::string error(const std::string& yaml) {
+  try {
+    parse_config<TrainConfig>(YAML::Load(yaml), "t.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(TrainConfig, DefaultsAndPreflightKeys) {
+  TrainConfig c = parse_config<TrainConfig>(
+      YAML::Load("preflight: {rollout_endpoints: [127.0.0.1:1], allreduce_mb: 2}"), "t.yaml");
+  EXPECT_EQ(c.stage, "preflight");
+  EXPECT_EQ(c.device, "cpu");
+  EXPECT_EQ(c.preflight.rollout_endpoints, std::vector<std::string>{"127.0.0.1:1"});
+  EXPECT_EQ(c.preflight.allreduce_mb, 2);
+}
+
+TEST(TrainConfig, RejectsUnbuiltStagesAndBadValues) {
+  EXPECT_NE(error("stage: grpo").find("t.yaml:1: stage must be one of [preflight], got 'grpo'"), std::string::npos);
+  EXPECT_NE(error("device: tpu").find("device must be one of [cpu, cuda], got 'tpu'"), std::string::npos);
+  EXPECT_NE(error("preflight:\n  deadline_s: 0").find("t.yaml:2: preflight.deadline_s must be in"), std::string::npos);
+  EXPECT_NE(error("log: {level: loud}").find("log.level must be one of [trace, debug, info, warn, error, off]"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace dsrl

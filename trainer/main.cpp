@@ -1,0 +1,30 @@
+// dsrl-train: every training stage, data-parallel under mpirun / srun.
+//   mpirun -np 2 dsrl-train --config configs/preflight.yaml
+#include "common/cli.h"
+#include "trainer/config.h"
+#include "trainer/dist.h"
+#include "trainer/preflight.h"
+#include "trainer/run_dir.h"
+
+namespace dsrl {
+namespace {
+
+int train(const TrainConfig& config, const MpiSession& mpi) {
+  auto log = logger("trainer");
+  std::unique_ptr<Communicator> comm =
+      config.device == "cuda" ? make_nccl_communicator(mpi) : make_mpi_communicator();
+  const std::string run_dir = mpi.rank() == 0 ? prepare_run_dir(config) : "";
+  log->info("stage {} on {} rank(s), device {}, all-reduce over {}{}", config.stage, mpi.size(), config.device,
+            comm->backend(), run_dir.empty() ? "" : ", run dir " + run_dir);
+  return run_preflight(config.preflight, *comm, config.device, run_dir);
+}
+
+}  // namespace
+}  // namespace dsrl
+
+int main(int argc, char** argv) {
+  dsrl::MpiSession mpi(&argc, &argv);
+  return dsrl::run_main<dsrl::TrainConfig>(
+      argc, argv, "dsrl-train: training stages (today: preflight) under mpirun or srun",
+      [&](const dsrl::TrainConfig& config, const dsrl::CommandLine&) { return dsrl::train(config, mpi); });
+}
