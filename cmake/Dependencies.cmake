@@ -18,6 +18,13 @@ endif()
 find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
 find_package(MPI REQUIRED COMPONENTS CXX)
+# nlohmann/json (header-only): the Debian package, or a folder holding nlohmann/json.hpp (the GPU machine).
+find_package(nlohmann_json QUIET)
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  find_path(DSRL_JSON_INCLUDE nlohmann/json.hpp HINTS ${DSRL_JSON_INCLUDE_DIR} REQUIRED)
+  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
+  target_include_directories(nlohmann_json::nlohmann_json INTERFACE ${DSRL_JSON_INCLUDE})
+endif()
 
 # LibTorch from the pip wheel, unless the caller already put it on CMAKE_PREFIX_PATH.
 if(NOT Torch_DIR)

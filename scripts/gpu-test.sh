@@ -9,7 +9,7 @@ set -e
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 if [ ! -f build-gpu/build.ninja ]; then
   cmake -S . -B build-gpu -G Ninja -DDSRL_CUDA=ON -DCMAKE_PREFIX_PATH="$CMAKE_PREFIX_PATH" -DNCCL_ROOT="$NCCL_ROOT" \
-    -DDSRL_GTEST_SOURCE="$root/.gpu-deps/googletest" > build-gpu.cmake.log 2>&1 || { tail -40 build-gpu.cmake.log; exit 1; }
+    -DDSRL_GTEST_SOURCE="$root/.gpu-deps/googletest" -DDSRL_JSON_INCLUDE_DIR="$root/.gpu-deps/include" > build-gpu.cmake.log 2>&1 || { tail -40 build-gpu.cmake.log; exit 1; }
 fi
 ninja -C build-gpu -j "$(nproc)"
 cd build-gpu

@@ -6,11 +6,12 @@
 #   torch.utils.cmake_prefix_path.
 set -euo pipefail
 TORCH_VERSION=${DSRL_TORCH_VERSION:-2.11.0}
+TRANSFORMERS_VERSION=${DSRL_TRANSFORMERS_VERSION:-5.17.0}  # the GPU machine's version
 PY=${PYTHON:-python3}
 
 debs=(ninja-build ccache cmake g++ pkg-config
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-      libyaml-cpp-dev libspdlog-dev libfmt-dev
+      libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
       libopenmpi-dev openmpi-bin
       libgtest-dev libgmock-dev)
 
@@ -30,5 +31,10 @@ if [ "${have_torch%%+*}" != "$TORCH_VERSION" ]; then
   echo "[install-deps] installing torch==$TORCH_VERSION from PyPI (LibTorch for C++; a few GB with its CUDA wheels)"
   $PY -m pip install -q --root-user-action=ignore "torch==$TORCH_VERSION"
   have_torch=$($PY -c 'import torch; print(torch.__version__)' 2>/dev/null)
+fi
+# Python side of the cross-checks: HF transformers / tokenizers produce the reference numbers the tests compare to.
+if ! $PY -c 'import transformers, tokenizers, safetensors' 2>/dev/null; then
+  echo "[install-deps] installing transformers==$TRANSFORMERS_VERSION (reference for the cross-check tests)"
+  $PY -m pip install -q --root-user-action=ignore "transformers==$TRANSFORMERS_VERSION" tokenizers safetensors
 fi
 echo "[install-deps] ok: torch $have_torch"
