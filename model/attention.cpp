@@ -1,0 +1,162 @@
+#include "model/attention.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/modules/normalization.h>
+
+#include <cmath>
+
+namespace dsrl {
+
+at::Tensor causal_mask(const at::Tensor& positions, int64_t num_keys) {
+  at::Tensor keys = at::arange(num_keys, positions.options());
+  return keys.view({1, 1, num_keys}) <= positions.unsqueeze(-1);
+}
+
+at::Tensor selection_mask(const at::Tensor& topk, int64_t num_keys) {
+  at::Tensor mask = at::zeros({topk.size(0), topk.size(1), num_keys + 1}, topk.options().dtype(at::kBool));
+  at::Tensor slot = at::where(topk < 0, at::full_like(topk, num_keys), topk);  // -1 -> a spare column
+  return mask.scatter_(-1, slot, true).narrow(-1, 0, num_keys);
+}
+
+// --- indexer ------------------------------------------------------------------------------------------------
+
+IndexerImpl::IndexerImpl(const ModelConfig& c)
+    : heads(c.index_n_heads), head_dim(c.index_head_dim), rope_dim(c.qk_rope_head_dim), topk(c.index_topk),
+      fp8(c.indexer_fp8) {
+  wq_b = register_module("wq_b", linear(c.q_lora_rank, heads * head_dim));
+  wk = register_module("wk", linear(c.hidden_size, head_dim));
+  k_norm = register_module("k_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({head_dim}).eps(1e-6)));
+  weights_proj = register_module("weights_proj", linear(c.hidden_size, heads));  // kept in fp32
+}
+
+namespace {
+// RoPE (half-split layout) on the first rope_dim channels. x: [B, S, (H,) d]
+at::Tensor rope_prefix(const at::Tensor& x, int64_t rope_dim, const AttentionContext& ctx) {
+  at::Tensor rotated = rope_half(x.narrow(-1, 0, rope_dim), ctx.cos, ctx.sin);
+  return at::cat({rotated, x.narrow(-1, rope_dim, x.size(-1) - rope_dim)}, -1);
+}
+}  // namespace
+
+at::Tensor IndexerImpl::keys(const at::Tensor& x, const AttentionContext& ctx) {
+  return rope_prefix(k_norm(wk(x)), rope_dim, ctx);  // [B, S, d]
+}
+
+at::Tensor IndexerImpl::scores(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys,
+                               const AttentionContext& ctx) {
+  const int64_t B = x.size(0), S = x.size(1), T = keys.size(1);
+  at::Tensor q = rope_prefix(wq_b(q_lat).view({B, S, heads, head_dim}), rope_dim, ctx);  // [B, S, Hi, d]
+  at::Tensor k = keys;                                                                    // [B, T, d]
+  if (fp8) {
+    q = fp8_e4m3_roundtrip(hadamard_rotate(q));
+    k = fp8_e4m3_roundtrip(hadamard_rotate(k));
+  }
+  at::Tensor logits = at::relu(at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(1, 2).unsqueeze(1)));
+  logits = logits * (1.0 / std::sqrt(static_cast<double>(head_dim)));  // [B, S, Hi, T]
+  at::Tensor w = weights_proj(x.to(weights_proj->weight.scalar_type())).to(at::kFloat) *
+                 (1.0 / std::sqrt(static_cast<double>(heads)));         // [B, S, Hi]
+  at::Tensor index = at::matmul(w.unsqueeze(-2), logits).squeeze(-2);   // [B, S, T]
+  return index.masked_fill(causal_mask(ctx.positions, T).logical_not(), -INFINITY);
+}
+
+at::Tensor IndexerImpl::select(const at::Tensor& scores) const {
+  const int64_t k = std::min<int64_t>(topk, scores.size(-1));
+  auto [values, indices] = scores.topk(k, -1);  // sorted, best first
+  return at::where(at::isinf(values), at::full_like(indices, -1), indices);
+}
+
+// --- MLA ------------------------------------------------------------------------------------------------------
+
+MLAImpl::MLAImpl(const ModelConfig& c)
+    : heads_(c.num_attention_heads), nope_dim_(c.qk_nope_head_dim), rope_dim_(c.qk_rope_head_dim),
+      v_dim_(c.v_head_dim), kv_rank_(c.kv_lora_rank), scale_(c.softmax_scale()) {
+  q_a_proj = register_module("q_a_proj", linear(c.hidden_size, c.q_lora_rank));
+  q_a_layernorm = register_module("q_a_layernorm", RMSNorm(c.q_lora_rank, 1e-6));
+  q_b_proj = register_module("q_b_proj", linear(c.q_lora_rank, heads_ * c.qk_head_dim()));
+  kv_a_proj_with_mqa = register_module("kv_a_proj_with_mqa", linear(c.hidden_size, kv_rank_ + rope_dim_));
+  kv_a_layernorm = register_module("kv_a_layernorm", RMSNorm(kv_rank_, 1e-6));
+  kv_b_proj = register_module("kv_b_proj", linear(kv_rank_, heads_ * (nope_dim_ + v_dim_)));
+  o_proj = register_module("o_proj", linear(heads_ * v_dim_, c.hidden_size));
+  indexer = register_module("indexer", Indexer(c));
+}
+
+LayerKeys MLAImpl::new_keys(const at::Tensor& x, const AttentionContext& ctx) {
+  at::Tensor kv = kv_a_proj_with_mqa(x);  // [B, S, C + R]
+  LayerKeys keys;
+  keys.ckv = kv_a_layernorm(kv.narrow(-1, 0, kv_rank_));                              // [B, S, C]
+  keys.kpe = rope_interleaved(kv.narrow(-1, kv_rank_, rope_dim_), ctx.cos, ctx.sin);  // [B, S, R]
+  keys.index_k = indexer->keys(x, ctx);                                               // [B, S, d]
+  return keys;
+}
+
+at::Tensor MLAImpl::forward(const at::Tensor& x, const LayerKeys& keys, const AttentionContext& ctx,
+                            const at::Tensor& replay_topk, at::Tensor* chosen_topk) {
+  const int64_t B = x.size(0), S = x.size(1), T = keys.ckv.size(1);
+  at::Tensor q_lat = q_a_layernorm(q_a_proj(x));                              // [B, S, q_lora]
+  at::Tensor q = q_b_proj(q_lat).view({B, S, heads_, nope_dim_ + rope_dim_});  // [B, S, H, dn + R]
+  at::Tensor q_nope = q.narrow(-1, 0, nope_dim_);
+  at::Tensor q_pe = rope_interleaved(q.narrow(-1, nope_dim_, rope_dim_), ctx.cos, ctx.sin);
+
+  at::Tensor topk;  // [B, S, k] selected key positions, undefined in dense mode
+  if (replay_topk.defined()) {
+    TORCH_CHECK(replay_topk.dim() == 3 && replay_topk.size(0) == B && replay_topk.size(1) == S,
+                "replayed indexer top-k must be [", B, ", ", S, ", k], got ", replay_topk.sizes());
+    TORCH_CHECK(replay_topk.numel() == 0 || replay_topk.max().item<int64_t>() < T, "replayed indexer top-k names a key "
+                "beyond the ", T, " keys present");
+    topk = replay_topk.to(at::kLong);
+  } else if (ctx.sparse || chosen_topk) {
+    at::NoGradGuard no_grad;  // the selection is discrete; the indexer learns from its own KL loss
+    topk = indexer->select(indexer->scores(x, q_lat, keys.index_k, ctx));
+  }
+  if (chosen_topk) *chosen_topk = topk;
+  if (!ctx.sparse && !replay_topk.defined()) topk = at::Tensor();
+
+  const bool mqa = ctx.impl == AttentionImpl::kMQA;
+  at::Tensor out;
+  if (mqa) {
+    out = attend_mqa(q_nope, q_pe, keys, topk, ctx);
+  } else {
+    at::Tensor allowed = causal_mask(ctx.positions, T);
+    if (topk.defined()) allowed = allowed & selection_mask(topk, T);
+    out = attend_mha(q_nope, q_pe, keys, allowed);
+  }
+  return o_proj(out.reshape({B, S, heads_ * v_dim_}));
+}
+
+at::Tensor MLAImpl::attend_mha(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
+                               const at::Tensor& allowed) {
+  const int64_t B = keys.ckv.size(0), T = keys.ckv.size(1);
+  at::Tensor kv = kv_b_proj(keys.ckv).view({B, T, heads_, nope_dim_ + v_dim_});  // [B, T, H, dn + dv]
+  at::Tensor k_nope = kv.narrow(-1, 0, nope_dim_), v = kv.narrow(-1, nope_dim_, v_dim_);
+  at::Tensor scores = at::einsum("bshd,bthd->bhst", {q_nope, k_nope}) +
+                      at::einsum("bshr,btr->bhst", {q_pe, keys.kpe});            // [B, H, S, T]
+  scores = (scores.to(at::kFloat) * scale_).masked_fill(allowed.unsqueeze(1).logical_not(), -INFINITY);
+  at::Tensor probs = at::softmax(scores, -1).to(v.scalar_type());
+  return at::einsum("bhst,bthd->bshd", {probs, v});                               // [B, S, H, dv]
+}
+
+at::Tensor MLAImpl::attend_mqa(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
+                               const at::Tensor& topk, const AttentionContext& ctx) {
+  const int64_t B = keys.ckv.size(0), T = keys.ckv.size(1), S = q_nope.size(1);
+  at::Tensor w = kv_b_proj->weight.view({heads_, nope_dim_ + v_dim_, kv_rank_});
+  at::Tensor w_uk = w.narrow(1, 0, nope_dim_), w_uv = w.narrow(1, nope_dim_, v_dim_);  // [H, dn, C], [H, dv, C]
+  at::Tensor q_lat = at::einsum("bshd,hdc->bshc", {q_nope, w_uk});                      // [B, S, H, C]
+  at::Tensor scores, probs;
+  if (topk.defined()) {  // gather each query's selected keys: [B, S, K, C] and [B, S, K, R]
+    const int64_t K = topk.size(-1);
+    at::Tensor rows = (topk.clamp_min(0) + at::arange(B, topk.options()).view({B, 1, 1}) * T).flatten();
+    at::Tensor ckv = keys.ckv.reshape({B * T, kv_rank_}).index_select(0, rows).view({B, S, K, kv_rank_});
+    at::Tensor kpe = keys.kpe.reshape({B * T, rope_dim_}).index_select(0, rows).view({B, S, K, rope_dim_});
+    scores = at::einsum("bshc,bskc->bshk", {q_lat, ckv}) + at::einsum("bshr,bskr->bshk", {q_pe, kpe});
+    scores = (scores.to(at::kFloat) * scale_).masked_fill((topk < 0).unsqueeze(2), -INFINITY);
+    probs = at::softmax(scores, -1).to(ckv.scalar_type());               // [B, S, H, K]
+    at::Tensor o_lat = at::einsum("bshk,bskc->bshc", {probs, ckv});      // [B, S, H, C]
+    return at::einsum("bshc,hvc->bshv", {o_lat, w_uv});                  // [B, S, H, dv]
+  }
+  scores = at::einsum("bshc,btc->bsht", {q_lat, keys.ckv}) + at::einsum("bshr,btr->bsht", {q_pe, keys.kpe});
+  scores = (scores.to(at::kFloat) * scale_).masked_fill(causal_mask(ctx.positions, T).logical_not().unsqueeze(2), -INFINITY);
+  probs = at::softmax(scores, -1).to(keys.ckv.scalar_type());            // [B, S, H, T]
+  at::Tensor o_lat = at::einsum("bsht,btc->bshc", {probs, keys.ckv});    // [B, S, H, C]
+  return at::einsum("bshc,hvc->bshv", {o_lat, w_uv});                    // [B, S, H, dv]
+}
+
+}  // namespace dsrl

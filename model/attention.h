@@ -1,0 +1,88 @@
+// Multi-head Latent Attention with the DSA lightning indexer.
+//
+//   q_lat = RMSNorm(x Wq_a)                       [B, S, q_lora]      (also the indexer's query input)
+//   q     = q_lat Wq_b -> (q_nope, q_pe)           [B, S, H, dn], [B, S, H, R]   q_pe: interleaved RoPE
+//   c_kv  = RMSNorm((x Wkv_a)[:kv_lora])           [B, T, C]          the KV cache holds c_kv and k_pe
+//   k_pe  = RoPE((x Wkv_a)[kv_lora:])              [B, T, R]          one rotary key shared by all heads
+//   MHA mode: (k_nope, v) = c_kv Wkv_b per head; MQA ("absorbed") mode folds Wkv_b into q and the output.
+//   Sparse mode attends only to the indexer's top-k keys per query (index_topk >= keys gives dense attention).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+
+#include "model/layers.h"
+
+namespace dsrl {
+
+enum class AttentionImpl { kAuto, kMHA, kMQA };  // auto: MHA without a cache (training), MQA with one (decode)
+
+// What every layer's attention needs to know about this forward.
+struct AttentionContext {
+  at::Tensor positions;   // [B, S] int64 absolute positions of the new tokens
+  at::Tensor cos, sin;    // [B, S, R/2] fp32 rotary tables at those positions
+  bool sparse = true;     // attend to the indexer's top-k (true) or to every causal key (false)
+  AttentionImpl impl = AttentionImpl::kAuto;
+};
+
+// Keys and values of one layer: either this forward's tokens or the KV cache after appending them.
+struct LayerKeys {
+  at::Tensor ckv;      // [B, T, C]  normalised kv latent
+  at::Tensor kpe;      // [B, T, R]  roped shared key
+  at::Tensor index_k;  // [B, T, d]  indexer keys (roped, LayerNorm'd)
+};
+
+// Lightning indexer: I[t, s] = sum_j w[t, j] * ReLU(q[t, j] . k[s]) * d^-0.5, w = weights_proj(x) * Hi^-0.5 (fp32).
+class IndexerImpl : public torch::nn::Module {
+ public:
+  explicit IndexerImpl(const ModelConfig& config);
+  // Roped, normalised keys of the new tokens. x: [B, S, D] -> [B, S, d]
+  at::Tensor keys(const at::Tensor& x, const AttentionContext& ctx);
+  // Causally masked scores (-inf for future keys). x: [B, S, D], q_lat: [B, S, q_lora], keys: [B, T, d] -> [B, S, T] fp32
+  at::Tensor scores(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys, const AttentionContext& ctx);
+  // Top-k key positions per query, -1 where fewer than k causal keys exist. scores: [B, S, T] -> [B, S, min(k, T)] int64
+  at::Tensor select(const at::Tensor& scores) const;
+
+  torch::nn::Linear wq_b{nullptr}, wk{nullptr}, weights_proj{nullptr};
+  torch::nn::LayerNorm k_norm{nullptr};
+  int64_t heads, head_dim, rope_dim, topk;
+  bool fp8;
+};
+TORCH_MODULE(Indexer);
+
+class MLAImpl : public torch::nn::Module {
+ public:
+  explicit MLAImpl(const ModelConfig& config);
+
+  // The latents of the new tokens (what a KV cache stores). x: [B, S, D]
+  LayerKeys new_keys(const at::Tensor& x, const AttentionContext& ctx);
+  // x: [B, S, D]; keys: this forward's (no cache) or the cache's after appending; replay_topk: [B, S, k] recorded
+  // indexer selection or undefined; chosen_topk (optional) receives the selection used. Returns [B, S, D].
+  at::Tensor forward(const at::Tensor& x, const LayerKeys& keys, const AttentionContext& ctx,
+                     const at::Tensor& replay_topk, at::Tensor* chosen_topk);
+
+  torch::nn::Linear q_a_proj{nullptr}, q_b_proj{nullptr}, kv_a_proj_with_mqa{nullptr}, kv_b_proj{nullptr},
+      o_proj{nullptr};
+  RMSNorm q_a_layernorm{nullptr}, kv_a_layernorm{nullptr};
+  Indexer indexer{nullptr};
+
+ private:
+  // q_nope: [B, S, H, dn], q_pe: [B, S, H, R]; allowed: [B, S, T] bool -> [B, S, H, dv]
+  at::Tensor attend_mha(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
+                        const at::Tensor& allowed);
+  // topk: [B, S, k] key positions (-1 = none) or undefined for every causal key -> [B, S, H, dv]
+  at::Tensor attend_mqa(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
+                        const at::Tensor& topk, const AttentionContext& ctx);
+
+  int64_t heads_, nope_dim_, rope_dim_, v_dim_, kv_rank_;
+  double scale_;
+};
+TORCH_MODULE(MLA);
+
+// [B, S, T] bool: key t is at or before the query's position.
+at::Tensor causal_mask(const at::Tensor& positions, int64_t num_keys);
+// [B, S, T] bool: key t is among the selected ones (-1 entries select nothing).
+at::Tensor selection_mask(const at::Tensor& topk, int64_t num_keys);
+
+}  // namespace dsrl

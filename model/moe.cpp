@@ -1,0 +1,93 @@
+#include "model/moe.h"
+
+#include <ATen/ATen.h>
+
+namespace dsrl {
+
+RouterImpl::RouterImpl(const ModelConfig& c)
+    : experts_(c.n_routed_experts), top_k_(c.num_experts_per_tok), groups_(c.n_group), topk_groups_(c.topk_group),
+      normalise_(c.norm_topk_prob), scaling_(c.routed_scaling_factor) {
+  weight = register_parameter("weight", at::zeros({experts_, c.hidden_size}));
+  e_score_correction_bias = register_buffer("e_score_correction_bias", at::zeros({experts_}));
+}
+
+at::Tensor RouterImpl::choose(const at::Tensor& scores) const {
+  const int64_t N = scores.size(0);
+  at::Tensor biased = scores + e_score_correction_bias;                   // [N, E]
+  at::Tensor grouped = biased.view({N, groups_, experts_ / groups_});     // [N, G, E/G]
+  at::Tensor group_scores = std::get<0>(grouped.topk(2, -1)).sum(-1);     // [N, G] sum of each group's best two
+  at::Tensor kept = std::get<1>(group_scores.topk(topk_groups_, -1));     // [N, topk_group]
+  at::Tensor group_ok = at::zeros_like(group_scores, at::kBool).scatter_(1, kept, true);
+  at::Tensor expert_ok = group_ok.unsqueeze(-1).expand_as(grouped).reshape({N, experts_});
+  at::Tensor candidates = biased.masked_fill(expert_ok.logical_not(), -INFINITY);  // excluded groups at -inf
+  return std::get<1>(candidates.topk(top_k_, -1));                        // [N, k] best first
+}
+
+Routing RouterImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids) {
+  at::Tensor scores = at::sigmoid(at::linear(x.to(at::kFloat), weight.to(at::kFloat)));  // [N, E] fp32
+  Routing r;
+  if (replay_ids.defined()) {
+    TORCH_CHECK(replay_ids.dim() == 2 && replay_ids.size(0) == x.size(0) && replay_ids.size(1) == top_k_,
+                "replayed expert ids must be [", x.size(0), ", ", top_k_, "], got ", replay_ids.sizes());
+    TORCH_CHECK(replay_ids.numel() == 0 || (replay_ids.min().item<int64_t>() >= 0 &&
+                                            replay_ids.max().item<int64_t>() < experts_),
+                "replayed expert ids must be in [0, ", experts_, ")");
+    r.ids = replay_ids.to(at::kLong);
+  } else {
+    at::NoGradGuard no_grad;
+    r.ids = choose(scores.detach());
+  }
+  r.weights = scores.gather(1, r.ids);  // unbiased scores of the chosen experts: the gradient path to the router
+  if (normalise_) r.weights = r.weights / (r.weights.sum(-1, true) + 1e-20);
+  r.weights = r.weights * scaling_;
+  return r;
+}
+
+ExpertsImpl::ExpertsImpl(int64_t experts, int64_t hidden, int64_t intermediate) {
+  gate_proj = register_parameter("gate_proj", at::empty({experts, intermediate, hidden}));
+  up_proj = register_parameter("up_proj", at::empty({experts, intermediate, hidden}));
+  down_proj = register_parameter("down_proj", at::empty({experts, hidden, intermediate}));
+}
+
+at::Tensor ExpertsImpl::forward(const at::Tensor& x, const Routing& routing) {
+  const int64_t k = routing.ids.size(1), E = gate_proj.size(0);
+  at::Tensor flat = routing.ids.flatten();                                // [N * k]
+  at::Tensor order = flat.argsort(/*stable=*/true);                       // token-slots grouped by expert
+  at::Tensor tokens = order.div(k, "floor");                              // token of each slot
+  at::Tensor slot_weights = routing.weights.flatten().index_select(0, order);
+  at::Tensor counts = at::bincount(flat, {}, E).cpu();
+  const int64_t* count = counts.data_ptr<int64_t>();
+  at::Tensor out = at::zeros_like(x);
+  int64_t start = 0;
+  for (int64_t e = 0; e < E; ++e) {
+    if (count[e] == 0) continue;
+    at::Tensor tok = tokens.narrow(0, start, count[e]);
+    at::Tensor xe = x.index_select(0, tok);                                             // [n_e, D]
+    at::Tensor h = at::silu(at::linear(xe, gate_proj[e])) * at::linear(xe, up_proj[e]);  // [n_e, I]
+    at::Tensor ye = at::linear(h, down_proj[e]) * slot_weights.narrow(0, start, count[e]).unsqueeze(1).to(x.scalar_type());
+    out.index_add_(0, tok, ye);
+    start += count[e];
+  }
+  return out;
+}
+
+MoEImpl::MoEImpl(const ModelConfig& c) {
+  gate = register_module("gate", Router(c));
+  experts = register_module("experts", Experts(c.n_routed_experts, c.hidden_size, c.moe_intermediate_size));
+  if (c.n_shared_experts > 0)
+    shared_experts = register_module("shared_experts",
+                                     MLP(c.hidden_size, static_cast<int64_t>(c.moe_intermediate_size) * c.n_shared_experts));
+}
+
+at::Tensor MoEImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids, at::Tensor* chosen) {
+  const int64_t B = x.size(0), S = x.size(1), D = x.size(2);
+  at::Tensor flat = x.reshape({B * S, D});
+  at::Tensor replay = replay_ids.defined() ? replay_ids.reshape({B * S, -1}) : at::Tensor();
+  Routing routing = gate(flat, replay);
+  if (chosen) *chosen = routing.ids.view({B, S, -1});
+  at::Tensor out = experts(flat, routing).view({B, S, D});
+  if (shared_experts) out = out + shared_experts(x);
+  return out;
+}
+
+}  // namespace dsrl

@@ -1,0 +1,54 @@
+// Mixture of experts: a sigmoid router with aux-loss-free correction bias and group-limited top-k, routed SwiGLU
+// experts stored as stacked weights [E, ...] (per-expert HF names map onto slices), and shared experts.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include "model/layers.h"
+
+namespace dsrl {
+
+struct Routing {
+  at::Tensor ids;      // [N, k] int64 expert ids, best first (or as replayed)
+  at::Tensor weights;  // [N, k] fp32: normalised sigmoid scores * routed_scaling_factor
+};
+
+class RouterImpl : public torch::nn::Module {
+ public:
+  explicit RouterImpl(const ModelConfig& config);
+  // x: [N, D]. replay_ids: [N, k] recorded ids (keep routing) or undefined to choose.
+  Routing forward(const at::Tensor& x, const at::Tensor& replay_ids);
+  at::Tensor weight;                   // [E, D] fp32
+  at::Tensor e_score_correction_bias;  // [E] fp32 buffer; balances load, updated outside the gradient
+
+ private:
+  at::Tensor choose(const at::Tensor& scores) const;  // [N, E] -> [N, k]
+  int64_t experts_, top_k_, groups_, topk_groups_;
+  bool normalise_;
+  double scaling_;
+};
+TORCH_MODULE(Router);
+
+// E SwiGLU experts as stacked weights; HF stores experts.{e}.gate_proj.weight = gate_proj[e].
+class ExpertsImpl : public torch::nn::Module {
+ public:
+  ExpertsImpl(int64_t experts, int64_t hidden, int64_t intermediate);
+  // x: [N, D], routing for those N tokens -> [N, D] sum of weighted expert outputs
+  at::Tensor forward(const at::Tensor& x, const Routing& routing);
+  at::Tensor gate_proj, up_proj;  // [E, I, D]
+  at::Tensor down_proj;           // [E, D, I]
+};
+TORCH_MODULE(Experts);
+
+class MoEImpl : public torch::nn::Module {
+ public:
+  explicit MoEImpl(const ModelConfig& config);
+  // x: [B, S, D]; replay_ids [B, S, k] or undefined; chosen (optional) receives the ids used [B, S, k].
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& replay_ids, at::Tensor* chosen);
+  Router gate{nullptr};
+  Experts experts{nullptr};
+  MLP shared_experts{nullptr};  // absent when n_shared_experts == 0
+};
+TORCH_MODULE(MoE);
+
+}  // namespace dsrl

@@ -1,0 +1,53 @@
+#include "model/sampling.h"
+
+#include <ATen/ATen.h>
+
+#include "common/error.h"
+
+namespace dsrl {
+
+at::Tensor masked_log_softmax(const at::Tensor& logits, const at::Tensor& kept, double temperature) {
+  at::Tensor scaled = logits.to(at::kFloat) / (temperature > 0 ? temperature : 1.0);
+  return at::log_softmax(scaled.masked_fill(kept.logical_not(), -INFINITY), -1);
+}
+
+namespace {
+
+// [B, V] bool: the top-k and top-p survivors of `scaled` logits.
+at::Tensor kept_set(const at::Tensor& scaled, const SamplingParams& p) {
+  const int64_t V = scaled.size(-1);
+  auto [sorted, order] = scaled.sort(-1, /*descending=*/true);
+  at::Tensor keep_sorted = at::ones_like(sorted, at::kBool);
+  if (p.top_k > 0 && p.top_k < V) keep_sorted.narrow(-1, p.top_k, V - p.top_k).fill_(false);
+  if (p.top_p > 0 && p.top_p < 1) {
+    at::Tensor probs = at::softmax(sorted.masked_fill(keep_sorted.logical_not(), -INFINITY), -1);
+    at::Tensor mass_before = probs.cumsum(-1) - probs;  // mass of the strictly better tokens
+    keep_sorted = keep_sorted & (mass_before < p.top_p);
+  }
+  return at::zeros_like(keep_sorted).scatter_(-1, order, keep_sorted);
+}
+
+}  // namespace
+
+Sampled sample_tokens(const at::Tensor& logits, const SamplingParams& p, at::Generator generator) {
+  DSRL_CHECK(logits.dim() == 2, "sample_tokens: logits must be [B, V], got {} dims", logits.dim());
+  DSRL_CHECK(p.temperature >= 0, "temperature must be >= 0, got {}", p.temperature);
+  DSRL_CHECK(p.top_p >= 0 && p.top_p <= 1, "top_p must be in [0, 1], got {}", p.top_p);
+  DSRL_CHECK(p.top_k >= 0, "top_k must be >= 0, got {}", p.top_k);
+  at::Tensor x = logits.to(at::kFloat);
+  Sampled out;
+  if (p.temperature == 0) {  // greedy: the kept set is the argmax alone, probability 1
+    out.tokens = x.argmax(-1);
+    out.kept = at::zeros_like(x, at::kBool).scatter_(-1, out.tokens.unsqueeze(-1), true);
+    out.logprobs = at::zeros({x.size(0)}, x.options());
+    return out;
+  }
+  at::Tensor scaled = x / p.temperature;
+  out.kept = kept_set(scaled, p);
+  at::Tensor logp = at::log_softmax(scaled.masked_fill(out.kept.logical_not(), -INFINITY), -1);  // [B, V]
+  out.tokens = at::multinomial(logp.exp(), 1, false, generator).squeeze(-1);
+  out.logprobs = logp.gather(-1, out.tokens.unsqueeze(-1)).squeeze(-1);
+  return out;
+}
+
+}  // namespace dsrl

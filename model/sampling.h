@@ -1,0 +1,30 @@
+// Sampling one token per row from logits: temperature, top-k, top-p (nucleus) or greedy. Returns what the rollout
+// records: the token, its log-prob under the distribution actually sampled from (temperature applied, truncated
+// to the kept set, renormalised), and the kept set itself.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+namespace dsrl {
+
+struct SamplingParams {
+  double temperature = 1.0;  // > 0; 0 means greedy
+  int64_t top_k = 0;         // keep the k most likely tokens; 0 = all
+  double top_p = 1.0;        // keep the smallest most-likely set with mass >= top_p; 1 (or 0) = all
+};
+
+struct Sampled {
+  at::Tensor tokens;    // [B] int64
+  at::Tensor logprobs;  // [B] fp32
+  at::Tensor kept;      // [B, V] bool: the kept set per row (the sampled token is in it)
+};
+
+// logits: [B, V] (any float dtype; computed in fp32). Throws dsrl::Error on bad parameters.
+Sampled sample_tokens(const at::Tensor& logits, const SamplingParams& params, at::Generator generator);
+
+// The log-softmax of logits / temperature restricted to `kept` (-inf elsewhere): the behaviour log-probs of
+// every token under the recorded kept set. logits: [..., V], kept: [..., V] bool.
+at::Tensor masked_log_softmax(const at::Tensor& logits, const at::Tensor& kept, double temperature);
+
+}  // namespace dsrl

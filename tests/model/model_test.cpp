@@ -1,0 +1,182 @@
+// Model behaviour on a tiny random model: decoding with the KV cache, MQA vs MHA, replay, config validation.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "common/config.h"
+#include "model/kv_cache.h"
+#include "tests/model/model_fixture.h"
+
+namespace dsrl {
+namespace {
+
+using testing::tiny_config;
+using testing::tiny_model;
+
+double max_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+// Rows of different lengths: prefill a right-padded batch, then decode one token at a time past index_topk; every
+// step's logits must equal a full forward over the row's whole sequence.
+TEST(Decode, IncrementalEqualsFullForwardAcrossTopkBoundary) {
+  ModelConfig c = tiny_config();
+  DeepseekV32 model = tiny_model(c, 7);
+  at::NoGradGuard no_grad;
+  const std::vector<int64_t> prompt = {5, 11};  // index_topk is 16; decoding runs to 30 tokens
+  const int64_t total = 30;
+  at::Tensor seqs = at::randint(0, c.vocab_size, {2, total}, at::kLong);
+  KVCache cache(c, 2, 64, at::TensorOptions().dtype(at::kFloat));
+  // Prefill: [2, 11] with row 0 padded after 5 tokens.
+  ForwardOptions pre;
+  pre.cache = &cache;
+  pre.valid = prompt;
+  at::Tensor logits = model->forward(seqs.narrow(1, 0, 11), pre).logits;
+  for (int64_t b = 0; b < 2; ++b) {
+    at::Tensor full = model->forward(seqs[b].narrow(0, 0, prompt[b]).unsqueeze(0)).logits[0];
+    EXPECT_LE(max_diff(logits[b].narrow(0, 0, prompt[b]), full), 1e-5) << "prefill row " << b;
+  }
+  // Decode: each row feeds its next token.
+  for (int64_t step = 0; step < total - prompt[1]; ++step) {
+    std::vector<int64_t> pos = {cache.lengths()[0], cache.lengths()[1]};
+    at::Tensor next = at::stack({seqs[0][pos[0]], seqs[1][pos[1]]}).view({2, 1});
+    ForwardOptions dec;
+    dec.cache = &cache;
+    at::Tensor step_logits = model->forward(next, dec).logits;  // [2, 1, V]
+    for (int64_t b = 0; b < 2; ++b) {
+      at::Tensor full = model->forward(seqs[b].narrow(0, 0, pos[b] + 1).unsqueeze(0)).logits[0][pos[b]];
+      EXPECT_LE(max_diff(step_logits[b][0], full), 1e-5) << "row " << b << " position " << pos[b];
+    }
+  }
+  EXPECT_EQ(cache.lengths(), (std::vector<int64_t>{total - prompt[1] + 5, total}));
+}
+
+TEST(Attention, MqaEqualsMhaOverTheSameSelection) {
+  ModelConfig c = tiny_config();
+  DeepseekV32 model = tiny_model(c, 3);
+  at::NoGradGuard no_grad;
+  at::Tensor tokens = at::randint(0, c.vocab_size, {2, 40}, at::kLong);
+  for (bool sparse : {true, false}) {
+    ForwardOptions mha, mqa;
+    mha.impl = AttentionImpl::kMHA;
+    mqa.impl = AttentionImpl::kMQA;
+    mha.sparse = mqa.sparse = sparse;
+    EXPECT_LE(max_diff(model->forward(tokens, mha).logits, model->forward(tokens, mqa).logits), 1e-5)
+        << (sparse ? "sparse" : "dense");
+  }
+  // And sparse really differs from dense at 40 tokens with index_topk 16.
+  ForwardOptions dense;
+  dense.sparse = false;
+  EXPECT_GT(max_diff(model->forward(tokens).logits, model->forward(tokens, dense).logits), 1e-3);
+}
+
+TEST(Attention, TopkAtLeastSequenceIsDense) {
+  ModelConfig c = tiny_config();
+  c.index_topk = 64;
+  DeepseekV32 model = tiny_model(c, 4);
+  at::NoGradGuard no_grad;
+  at::Tensor tokens = at::randint(0, c.vocab_size, {1, 40}, at::kLong);
+  ForwardOptions dense;
+  dense.sparse = false;
+  EXPECT_LE(max_diff(model->forward(tokens).logits, model->forward(tokens, dense).logits), 1e-6);
+}
+
+TEST(Replay, RecordedTraceReproducesOutputAndTrace) {
+  ModelConfig c = tiny_config();
+  DeepseekV32 model = tiny_model(c, 5);
+  at::NoGradGuard no_grad;
+  at::Tensor tokens = at::randint(0, c.vocab_size, {2, 40}, at::kLong);
+  ForwardOptions record;
+  record.record = true;
+  ForwardResult first = model->forward(tokens, record);
+  ASSERT_EQ(first.expert_ids.size(), 2u);
+  ASSERT_EQ(first.indexer_topk.size(), 3u);
+  ForwardOptions replay = record;
+  replay.replay_experts = &first.expert_ids;
+  replay.replay_topk = &first.indexer_topk;
+  ForwardResult again = model->forward(tokens, replay);
+  EXPECT_TRUE(at::equal(first.logits, again.logits));
+  for (size_t i = 0; i < first.expert_ids.size(); ++i) EXPECT_TRUE(at::equal(first.expert_ids[i], again.expert_ids[i]));
+  for (size_t i = 0; i < first.indexer_topk.size(); ++i)
+    EXPECT_TRUE(at::equal(first.indexer_topk[i], again.indexer_topk[i]));
+}
+
+TEST(Replay, AfterAWeightChangeReplayKeepsTheRecordedExperts) {
+  ModelConfig c = tiny_config();
+  DeepseekV32 model = tiny_model(c, 6);
+  at::Tensor tokens = at::randint(0, c.vocab_size, {2, 24}, at::kLong);
+  ForwardOptions record;
+  record.record = true;
+  ForwardResult before;
+  {
+    at::NoGradGuard no_grad;
+    before = model->forward(tokens, record);
+    // Push every router towards other experts: free routing now picks differently.
+    for (auto& b : model->named_buffers()) b.value().copy_(at::randn(b.value().sizes()) * 5);
+  }
+  ForwardResult free_run, replayed;
+  {
+    at::NoGradGuard no_grad;
+    free_run = model->forward(tokens, record);
+  }
+  bool changed = false;
+  for (size_t i = 0; i < before.expert_ids.size(); ++i) changed |= !at::equal(before.expert_ids[i], free_run.expert_ids[i]);
+  ASSERT_TRUE(changed) << "the bias change should move free routing";
+  ForwardOptions replay = record;
+  replay.replay_experts = &before.expert_ids;
+  replayed = model->forward(tokens, replay);
+  for (size_t i = 0; i < before.expert_ids.size(); ++i) EXPECT_TRUE(at::equal(before.expert_ids[i], replayed.expert_ids[i]));
+  // Gradients reach exactly the replayed experts (rows of the stacked weights), nothing else.
+  replayed.logits.sum().backward();
+  for (size_t layer = 1; layer < 3; ++layer) {
+    std::string name = "model.layers." + std::to_string(layer) + ".mlp.experts.gate_proj";
+    at::Tensor grad = model->named_parameters()[name].grad();
+    at::Tensor used = at::zeros({c.n_routed_experts}, at::kBool);
+    used.index_put_({before.expert_ids[layer - 1].flatten()}, true);
+    at::Tensor touched = grad.abs().flatten(1).amax(1) > 0;
+    EXPECT_TRUE(at::equal(touched, used)) << name << ": touched " << touched << " used " << used;
+  }
+}
+
+TEST(Replay, RejectsMalformedTraces) {
+  ModelConfig c = tiny_config();
+  DeepseekV32 model = tiny_model(c, 8);
+  at::NoGradGuard no_grad;
+  at::Tensor tokens = at::randint(0, c.vocab_size, {1, 8}, at::kLong);
+  std::vector<at::Tensor> one = {at::zeros({1, 8, 2}, at::kLong)};
+  ForwardOptions o;
+  o.replay_experts = &one;  // 2 MoE layers expected
+  EXPECT_THROW(model->forward(tokens, o), Error);
+  std::vector<at::Tensor> out_of_range = {at::full({1, 8, 2}, 99, at::kLong), at::zeros({1, 8, 2}, at::kLong)};
+  o.replay_experts = &out_of_range;
+  EXPECT_THROW(model->forward(tokens, o), c10::Error);
+}
+
+TEST(ModelConfigCheck, RejectsInconsistentShapes) {
+  auto error = [](const std::string& yaml) {
+    try {
+      ModelConfig c = parse_config<ModelConfig>(YAML::Load(yaml), "m.yaml");
+      validate_model_config(c, "m.yaml");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(error("n_routed_experts: 10\nn_group: 4").find("m.yaml: n_group must divide n_routed_experts (10), got 4"),
+            std::string::npos);
+  EXPECT_NE(error("num_experts_per_tok: 9").find("num_experts_per_tok must be <= topk_group * experts per group (8)"),
+            std::string::npos);
+  EXPECT_NE(error("qk_rope_head_dim: 7").find("qk_rope_head_dim must be even"), std::string::npos);
+  EXPECT_NE(error("num_experts_per_tok: 300").find("num_experts_per_tok must be in [1, 64], got 300"), std::string::npos);
+  EXPECT_EQ(error(""), "");
+}
+
+TEST(ModelConfigCheck, CountsParametersLikeTheModel) {
+  ModelConfig c = tiny_config();
+  DeepseekV32 model(c);
+  int64_t total = 0;
+  for (const auto& p : model->parameters()) total += p.numel();
+  auto [counted, active] = count_parameters(c);
+  EXPECT_EQ(counted, total);
+  EXPECT_LT(active, total);
+}
+
+}  // namespace
+}  // namespace dsrl
