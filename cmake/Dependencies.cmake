@@ -49,6 +49,10 @@ else()
   set(CAFFE2_USE_CUDNN OFF)
 endif()
 find_package(Torch REQUIRED)
+# Trap 4 (found here): the pip wheel's libtorch.so exports its own copy of std::filesystem (remove_all, ...), which
+# crashes when called from our code. The loader binds to the first library in NEEDED order, so every binary lists
+# libstdc++ before libtorch: link options come before the libraries on the link line.
+add_link_options("LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")
 # TORCH_CXX_FLAGS carries -D_GLIBCXX_USE_CXX11_ABI; put it only on torch targets (dsrl_torch_flags).
 add_library(dsrl_torch INTERFACE)
 target_link_libraries(dsrl_torch INTERFACE ${TORCH_LIBRARIES})

@@ -45,7 +45,10 @@ std::vector<Generation> generate(DeepseekV32& model, const std::vector<std::vect
   std::vector<Generation> out(B);
   std::vector<bool> done(B, false);
   for (int64_t step = 0; step < options.max_new_tokens; ++step) {
-    Sampled s = sample_tokens(last.cpu(), options.sampling, gen);
+    at::Tensor row_logits = last.to(at::kFloat).cpu();  // [B, V]
+    if (options.vocab_limit > 0 && options.vocab_limit < row_logits.size(1))
+      row_logits.narrow(1, options.vocab_limit, row_logits.size(1) - options.vocab_limit).fill_(-INFINITY);
+    Sampled s = sample_tokens(row_logits, options.sampling, gen);
     for (int64_t b = 0; b < B; ++b) {
       if (done[b]) continue;
       const int64_t token = s.tokens[b].item<int64_t>();

@@ -16,6 +16,8 @@ struct GenerateOptions {
   int64_t max_new_tokens = 64;
   std::vector<int64_t> stop_token_ids;  // a row ends after emitting one of these
   uint64_t seed = 0;
+  int64_t vocab_limit = 0;              // sample only ids below this (a tokenizer smaller than the embedding
+                                        // table); 0 = the whole vocabulary
 };
 
 struct Generation {

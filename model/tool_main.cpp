@@ -52,7 +52,8 @@ Args parse_args(int argc, char** argv) {
     auto it = known.find(argv[i]);
     DSRL_CHECK(it != known.end(), "unknown argument '{}'\n{}", argv[i], kUsage);
     DSRL_CHECK(!it->second || i + 1 < argc, "{} needs a value", argv[i]);
-    a.flags[argv[i]] = it->second ? argv[++i] : "";
+    const std::string flag = argv[i];
+    a.flags[flag] = it->second ? argv[++i] : "";
   }
   return a;
 }
@@ -168,6 +169,7 @@ int generate_text(const Args& a) {
   o.sampling.top_k = static_cast<int64_t>(number(a, "--top-k", 0));
   o.seed = static_cast<uint64_t>(number(a, "--seed", 0));
   o.stop_token_ids = {model->config().eos_token_id};
+  o.vocab_limit = tokenizer->vocab_size();
   Generation g = generate(model, {std::vector<int64_t>(ids.begin(), ids.end())}, o)[0];
   double total_logprob = 0;
   for (float lp : g.logprobs) total_logprob += lp;

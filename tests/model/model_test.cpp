@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/config.h"
+#include "model/generate.h"
 #include "model/kv_cache.h"
 #include "tests/model/model_fixture.h"
 
@@ -176,6 +177,38 @@ TEST(ModelConfigCheck, CountsParametersLikeTheModel) {
   auto [counted, active] = count_parameters(c);
   EXPECT_EQ(counted, total);
   EXPECT_LT(active, total);
+}
+
+}  // namespace
+}  // namespace dsrl
+
+namespace dsrl {
+namespace {
+
+// The cached generation loop's log-probs equal those of one full forward over the finished sequence, restricted
+// to the same top-k set at the same temperature.
+TEST(Generate, LogprobsMatchAFullForward) {
+  ModelConfig c = testing::tiny_config();
+  DeepseekV32 model = testing::tiny_model(c, 21);
+  GenerateOptions o;
+  o.max_new_tokens = 24;  // runs past index_topk = 16
+  o.sampling = SamplingParams{0.8, 5, 1.0};
+  o.seed = 4;
+  std::vector<std::vector<int64_t>> prompts = {{3, 4, 5}, {9, 8, 7, 6, 5, 4, 3}};
+  std::vector<Generation> out = generate(model, prompts, o);
+  at::NoGradGuard no_grad;
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    ASSERT_EQ(out[b].tokens.size(), 24u);
+    std::vector<int64_t> seq = prompts[b];
+    seq.insert(seq.end(), out[b].tokens.begin(), out[b].tokens.end());
+    at::Tensor logits = model->forward(at::tensor(seq, at::kLong).unsqueeze(0)).logits[0];  // [T, V]
+    const int64_t P = static_cast<int64_t>(prompts[b].size());
+    at::Tensor rows = logits.narrow(0, P - 1, 24);
+    at::Tensor kth = std::get<0>(rows.topk(5, -1)).select(-1, 4).unsqueeze(-1);
+    at::Tensor logp = masked_log_softmax(rows, rows >= kth, 0.8);
+    at::Tensor picked = logp.gather(1, at::tensor(out[b].tokens, at::kLong).unsqueeze(1)).squeeze(1);
+    EXPECT_TRUE(at::allclose(picked, at::tensor(out[b].logprobs), 1e-4, 1e-5)) << "row " << b;
+  }
 }
 
 }  // namespace
