@@ -12,6 +12,7 @@ namespace {
 struct Case {
   std::string model, length;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.model << "/" << c.length; }
 
 class HfParity : public ::testing::TestWithParam<Case> {};
 
