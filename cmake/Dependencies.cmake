@@ -49,13 +49,15 @@ else()
   set(CAFFE2_USE_CUDNN OFF)
 endif()
 find_package(Torch REQUIRED)
-# Trap 4 (found here): the pip wheel's libtorch.so exports its own copy of std::filesystem (remove_all, ...), which
-# crashes when called from our code. The loader binds to the first library in NEEDED order, so every binary lists
-# libstdc++ before libtorch: link options come before the libraries on the link line.
-add_link_options("LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")
 # TORCH_CXX_FLAGS carries -D_GLIBCXX_USE_CXX11_ABI; put it only on torch targets (dsrl_torch_flags).
+# Trap 4 (found here): the pip wheel's libtorch.so and libtorch_cpu.so export their own copies of std::filesystem
+# (remove_all, recursive_directory_iterator, ...), which crash when our code binds to them. The linker resolves a
+# symbol with the first library on the line that defines it, so libstdc++ goes right before torch: with a shared
+# libstdc++ it is NEEDED (and searched) first, with a static one (the GPU machine's toolchain) its members are
+# pulled in for our references before libtorch is seen. TorchLinkedFilesystem in tests/model checks it.
 add_library(dsrl_torch INTERFACE)
-target_link_libraries(dsrl_torch INTERFACE ${TORCH_LIBRARIES})
+target_link_libraries(dsrl_torch INTERFACE "-Wl,--push-state,--no-as-needed" "-lstdc++" "-Wl,--pop-state"
+                      ${TORCH_LIBRARIES})
 
 set(DSRL_SHIM_DIR ${CMAKE_BINARY_DIR}/include-shim)
 get_filename_component(DSRL_TORCH_INCLUDE "${TORCH_INSTALL_PREFIX}/include" ABSOLUTE)

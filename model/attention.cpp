@@ -50,11 +50,13 @@ at::Tensor IndexerImpl::scores(const at::Tensor& x, const at::Tensor& q_lat, con
     q = fp8_e4m3_roundtrip(hadamard_rotate(q));
     k = fp8_e4m3_roundtrip(hadamard_rotate(k));
   }
-  at::Tensor logits = at::relu(at::matmul(q.to(at::kFloat), k.to(at::kFloat).transpose(1, 2).unsqueeze(1)));
-  logits = logits * (1.0 / std::sqrt(static_cast<double>(head_dim)));  // [B, S, Hi, T]
+  // One batched GEMM per sequence: [B, S*Hi, d] x [B, d, T] (a broadcast matmul would copy k for every query);
+  // d^-0.5 goes into q (ReLU commutes with a positive scale).
+  at::Tensor qs = q.to(at::kFloat).reshape({B, S * heads, head_dim}) * (1.0 / std::sqrt(static_cast<double>(head_dim)));
+  at::Tensor logits = at::relu(at::bmm(qs, k.to(at::kFloat).transpose(1, 2)));   // [B, S*Hi, T]
   at::Tensor w = weights_proj(x.to(weights_proj->weight.scalar_type())).to(at::kFloat) *
-                 (1.0 / std::sqrt(static_cast<double>(heads)));         // [B, S, Hi]
-  at::Tensor index = at::matmul(w.unsqueeze(-2), logits).squeeze(-2);   // [B, S, T]
+                 (1.0 / std::sqrt(static_cast<double>(heads)));                 // [B, S, Hi]
+  at::Tensor index = at::bmm(w.reshape({B * S, 1, heads}), logits.view({B * S, heads, T})).view({B, S, T});
   return index.masked_fill(causal_mask(ctx.positions, T).logical_not(), -INFINITY);
 }
 
@@ -126,37 +128,39 @@ at::Tensor MLAImpl::attend_mha(const at::Tensor& q_nope, const at::Tensor& q_pe,
                                const at::Tensor& allowed) {
   const int64_t B = keys.ckv.size(0), T = keys.ckv.size(1);
   at::Tensor kv = kv_b_proj(keys.ckv).view({B, T, heads_, nope_dim_ + v_dim_});  // [B, T, H, dn + dv]
-  at::Tensor k_nope = kv.narrow(-1, 0, nope_dim_), v = kv.narrow(-1, nope_dim_, v_dim_);
-  at::Tensor scores = at::einsum("bshd,bthd->bhst", {q_nope, k_nope}) +
-                      at::einsum("bshr,btr->bhst", {q_pe, keys.kpe});            // [B, H, S, T]
-  scores = (scores.to(at::kFloat) * scale_).masked_fill(allowed.unsqueeze(1).logical_not(), -INFINITY);
-  at::Tensor probs = at::softmax(scores, -1).to(v.scalar_type());
+  at::Tensor v = kv.narrow(-1, nope_dim_, v_dim_);
+  // One GEMM over the full head width: q = [q_nope, q_pe], k = [k_nope, k_pe shared by the heads].
+  at::Tensor k = at::cat({kv.narrow(-1, 0, nope_dim_), keys.kpe.unsqueeze(2).expand({B, T, heads_, rope_dim_})}, -1);
+  at::Tensor scores = at::einsum("bshd,bthd->bhst", {at::cat({q_nope, q_pe}, -1), k});  // [B, H, S, T]
+  scores = (scores * scale_).masked_fill(allowed.unsqueeze(1).logical_not(), -INFINITY);
+  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());  // softmax in fp32
   return at::einsum("bhst,bthd->bshd", {probs, v});                               // [B, S, H, dv]
 }
 
 at::Tensor MLAImpl::attend_mqa(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
                                const at::Tensor& topk, const AttentionContext& ctx) {
-  const int64_t B = keys.ckv.size(0), T = keys.ckv.size(1), S = q_nope.size(1);
+  const int64_t B = keys.ckv.size(0), T = keys.ckv.size(1), S = q_nope.size(1), W = kv_rank_ + rope_dim_;
   at::Tensor w = kv_b_proj->weight.view({heads_, nope_dim_ + v_dim_, kv_rank_});
   at::Tensor w_uk = w.narrow(1, 0, nope_dim_), w_uv = w.narrow(1, nope_dim_, v_dim_);  // [H, dn, C], [H, dv, C]
-  at::Tensor q_lat = at::einsum("bshd,hdc->bshc", {q_nope, w_uk});                      // [B, S, H, C]
-  at::Tensor scores, probs;
-  if (topk.defined()) {  // gather each query's selected keys: [B, S, K, C] and [B, S, K, R]
+  // Absorbed query against the MQA key [c_kv, k_pe]: one GEMM per score, one gather per selection.
+  at::Tensor q = at::cat({at::einsum("bshd,hdc->bshc", {q_nope, w_uk}), q_pe}, -1);  // [B, S, H, C + R]
+  at::Tensor kv = at::cat({keys.ckv, keys.kpe}, -1);                                    // [B, T, C + R]
+  at::Tensor probs, o_lat;
+  if (topk.defined()) {  // each query's selected keys: [B, S, K, C + R]
     const int64_t K = topk.size(-1);
     at::Tensor rows = (topk.clamp_min(0) + at::arange(B, topk.options()).view({B, 1, 1}) * T).flatten();
-    at::Tensor ckv = keys.ckv.reshape({B * T, kv_rank_}).index_select(0, rows).view({B, S, K, kv_rank_});
-    at::Tensor kpe = keys.kpe.reshape({B * T, rope_dim_}).index_select(0, rows).view({B, S, K, rope_dim_});
-    scores = at::einsum("bshc,bskc->bshk", {q_lat, ckv}) + at::einsum("bshr,bskr->bshk", {q_pe, kpe});
-    scores = (scores.to(at::kFloat) * scale_).masked_fill((topk < 0).unsqueeze(2), -INFINITY);
-    probs = at::softmax(scores, -1).to(ckv.scalar_type());               // [B, S, H, K]
-    at::Tensor o_lat = at::einsum("bshk,bskc->bshc", {probs, ckv});      // [B, S, H, C]
-    return at::einsum("bshc,hvc->bshv", {o_lat, w_uv});                  // [B, S, H, dv]
+    at::Tensor selected = kv.reshape({B * T, W}).index_select(0, rows).view({B, S, K, W});
+    at::Tensor scores = at::einsum("bshc,bskc->bshk", {q, selected}) * scale_;
+    scores = scores.masked_fill((topk < 0).unsqueeze(2), -INFINITY);
+    probs = at::softmax(scores, -1, at::kFloat).to(kv.scalar_type());                     // [B, S, H, K]
+    o_lat = at::einsum("bshk,bskc->bshc", {probs, selected.narrow(-1, 0, kv_rank_)});    // [B, S, H, C]
+  } else {
+    at::Tensor scores = at::einsum("bshc,btc->bsht", {q, kv}) * scale_;
+    scores = scores.masked_fill(causal_mask(ctx.positions, T).logical_not().unsqueeze(2), -INFINITY);
+    probs = at::softmax(scores, -1, at::kFloat).to(kv.scalar_type());                     // [B, S, H, T]
+    o_lat = at::einsum("bsht,btc->bshc", {probs, keys.ckv});                              // [B, S, H, C]
   }
-  scores = at::einsum("bshc,btc->bsht", {q_lat, keys.ckv}) + at::einsum("bshr,btr->bsht", {q_pe, keys.kpe});
-  scores = (scores.to(at::kFloat) * scale_).masked_fill(causal_mask(ctx.positions, T).logical_not().unsqueeze(2), -INFINITY);
-  probs = at::softmax(scores, -1).to(keys.ckv.scalar_type());            // [B, S, H, T]
-  at::Tensor o_lat = at::einsum("bsht,btc->bshc", {probs, keys.ckv});    // [B, S, H, C]
-  return at::einsum("bshc,hvc->bshv", {o_lat, w_uv});                    // [B, S, H, dv]
+  return at::einsum("bshc,hvc->bshv", {o_lat, w_uv});                                     // [B, S, H, dv]
 }
 
 }  // namespace dsrl

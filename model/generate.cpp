@@ -1,7 +1,6 @@
 #include "model/generate.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
 
@@ -26,7 +25,7 @@ std::vector<Generation> generate(DeepseekV32& model, const std::vector<std::vect
   at::NoGradGuard no_grad;
   const at::Tensor probe = model->lm_head_weight();
   KVCache cache(c, B, capacity, probe.options());
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(options.seed);
+  at::Generator gen = make_generator(probe.device(), options.seed);
 
   at::Tensor batch = at::zeros({B, longest}, at::kLong);
   std::vector<int64_t> valid(B);
@@ -45,16 +44,18 @@ std::vector<Generation> generate(DeepseekV32& model, const std::vector<std::vect
   std::vector<Generation> out(B);
   std::vector<bool> done(B, false);
   for (int64_t step = 0; step < options.max_new_tokens; ++step) {
-    at::Tensor row_logits = last.to(at::kFloat).cpu();  // [B, V]
+    at::Tensor row_logits = last.to(at::kFloat);  // [B, V] on the model's device
     if (options.vocab_limit > 0 && options.vocab_limit < row_logits.size(1))
       row_logits.narrow(1, options.vocab_limit, row_logits.size(1) - options.vocab_limit).fill_(-INFINITY);
     Sampled s = sample_tokens(row_logits, options.sampling, gen);
+    const at::Tensor tokens = s.tokens.cpu(), logprobs = s.logprobs.cpu();  // one transfer per step
+    const int64_t* token = tokens.data_ptr<int64_t>();
+    const float* logprob = logprobs.data_ptr<float>();
     for (int64_t b = 0; b < B; ++b) {
       if (done[b]) continue;
-      const int64_t token = s.tokens[b].item<int64_t>();
-      out[b].tokens.push_back(token);
-      out[b].logprobs.push_back(s.logprobs[b].item<float>());
-      if (std::count(options.stop_token_ids.begin(), options.stop_token_ids.end(), token)) done[b] = out[b].stopped = true;
+      out[b].tokens.push_back(token[b]);
+      out[b].logprobs.push_back(logprob[b]);
+      if (std::count(options.stop_token_ids.begin(), options.stop_token_ids.end(), token[b])) done[b] = out[b].stopped = true;
       if (cache.lengths()[b] + 1 >= capacity) done[b] = true;
     }
     if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
@@ -62,7 +63,7 @@ std::vector<Generation> generate(DeepseekV32& model, const std::vector<std::vect
     decode.cache = &cache;
     decode.valid.resize(B);
     for (int64_t b = 0; b < B; ++b) decode.valid[b] = done[b] ? 0 : 1;
-    last = model->forward(s.tokens.view({B, 1}).to(probe.device()), decode).logits.select(1, 0);
+    last = model->forward(s.tokens.view({B, 1}), decode).logits.select(1, 0);
   }
   return out;
 }

@@ -31,28 +31,40 @@ at::Tensor KVCache::positions(int64_t new_tokens, const at::Device& device) cons
   return start + at::arange(new_tokens, at::TensorOptions().dtype(at::kLong).device(device));  // [B, S]
 }
 
-LayerKeys KVCache::append(int64_t layer, const LayerKeys& fresh, const std::vector<int64_t>& valid) {
+void KVCache::begin_append(const std::vector<int64_t>& valid, int64_t new_tokens, const at::Device& device) {
   const int64_t B = batch();
   DSRL_CHECK_EQ(static_cast<int64_t>(valid.size()), B, "rows in the valid-token counts");
-  int64_t total = 0;
+  // (row, slot, new-token) triples of the entries to write: one scatter per tensor and layer.
+  std::vector<int64_t> rows, slots, sources;
+  keys_ = 0;
   for (int64_t b = 0; b < B; ++b) {
     const int64_t n = valid[b], at_len = lengths_[b];
-    DSRL_CHECK(n >= 0 && n <= fresh.ckv.size(1), "row {}: {} valid tokens of {} new ones", b, n, fresh.ckv.size(1));
+    DSRL_CHECK(n >= 0 && n <= new_tokens, "row {}: {} valid tokens of {} new ones", b, n, new_tokens);
     DSRL_CHECK(at_len + n <= max_len_, "KV cache row {} overflows: {} cached + {} new > capacity {}", b, at_len, n,
                max_len_);
-    if (n > 0) {
-      ckv_[layer][b].narrow(0, at_len, n).copy_(fresh.ckv[b].narrow(0, 0, n));
-      kpe_[layer][b].narrow(0, at_len, n).copy_(fresh.kpe[b].narrow(0, 0, n));
-      index_k_[layer][b].narrow(0, at_len, n).copy_(fresh.index_k[b].narrow(0, 0, n));
-    }
-    total = std::max(total, at_len + std::max<int64_t>(n, 1));
+    for (int64_t s = 0; s < n; ++s) rows.push_back(b), slots.push_back(at_len + s), sources.push_back(s);
+    keys_ = std::max(keys_, at_len + std::max<int64_t>(n, 1));
   }
-  return LayerKeys{ckv_[layer].narrow(1, 0, total), kpe_[layer].narrow(1, 0, total),
-                   index_k_[layer].narrow(1, 0, total)};
+  const auto on = at::TensorOptions().dtype(at::kLong).device(device);
+  rows_ = at::tensor(rows, at::kLong).to(on);
+  slots_ = at::tensor(slots, at::kLong).to(on);
+  sources_ = at::tensor(sources, at::kLong).to(on);
+  valid_ = valid;
 }
 
-void KVCache::advance(const std::vector<int64_t>& valid) {
-  for (int64_t b = 0; b < batch(); ++b) lengths_[b] += valid[b];
+LayerKeys KVCache::append(int64_t layer, const LayerKeys& fresh) {
+  if (rows_.numel() > 0) {
+    ckv_[layer].index_put_({rows_, slots_}, fresh.ckv.index({rows_, sources_}));
+    kpe_[layer].index_put_({rows_, slots_}, fresh.kpe.index({rows_, sources_}));
+    index_k_[layer].index_put_({rows_, slots_}, fresh.index_k.index({rows_, sources_}));
+  }
+  return LayerKeys{ckv_[layer].narrow(1, 0, keys_), kpe_[layer].narrow(1, 0, keys_),
+                   index_k_[layer].narrow(1, 0, keys_)};
+}
+
+void KVCache::advance() {
+  for (int64_t b = 0; b < batch(); ++b) lengths_[b] += valid_[b];
+  valid_.assign(batch(), 0);
 }
 
 }  // namespace dsrl

@@ -25,11 +25,12 @@ class KVCache {
 
   // Positions of S new tokens per row: [B, S] int64 = lengths[b] + s.
   at::Tensor positions(int64_t new_tokens, const at::Device& device) const;
-  // Writes the first valid[b] of the new tokens' latents of `layer` after each row's current length and returns
-  // views of the cache covering keys [0, max_b(lengths[b] + valid[b])).
-  LayerKeys append(int64_t layer, const LayerKeys& fresh, const std::vector<int64_t>& valid);
-  // Moves every row's length forward by valid[b] (call once after all layers appended).
-  void advance(const std::vector<int64_t>& valid);
+  // One forward's writes, in three calls: begin_append (valid[b] of the S new tokens of row b are real; the rest
+  // is right padding), append per layer (writes them after each row's length and returns views of keys
+  // [0, max_b(lengths[b] + valid[b]))), advance (moves the lengths on).
+  void begin_append(const std::vector<int64_t>& valid, int64_t new_tokens, const at::Device& device);
+  LayerKeys append(int64_t layer, const LayerKeys& fresh);
+  void advance();
   // Forgets row b (its slots are reused by the next sequence placed there).
   void reset_row(int64_t row) { lengths_.at(row) = 0; }
 
@@ -37,6 +38,10 @@ class KVCache {
   std::vector<at::Tensor> ckv_, kpe_, index_k_;  // per layer
   std::vector<int64_t> lengths_;
   int64_t max_len_;
+  // The forward in progress (begin_append): where its entries go and how many keys the layers see.
+  at::Tensor rows_, slots_, sources_;
+  std::vector<int64_t> valid_;
+  int64_t keys_ = 0;
 };
 
 }  // namespace dsrl

@@ -51,24 +51,41 @@ ExpertsImpl::ExpertsImpl(int64_t experts, int64_t hidden, int64_t intermediate) 
 
 at::Tensor ExpertsImpl::forward(const at::Tensor& x, const Routing& routing) {
   const int64_t k = routing.ids.size(1), E = gate_proj.size(0);
-  at::Tensor flat = routing.ids.flatten();                                // [N * k]
-  at::Tensor order = flat.argsort(/*stable=*/true);                       // token-slots grouped by expert
-  at::Tensor tokens = order.div(k, "floor");                              // token of each slot
-  at::Tensor slot_weights = routing.weights.flatten().index_select(0, order);
-  at::Tensor counts = at::bincount(flat, {}, E).cpu();
-  const int64_t* count = counts.data_ptr<int64_t>();
-  at::Tensor out = at::zeros_like(x);
+  at::Tensor flat = routing.ids.flatten();                    // [N * k] expert of each token-slot
+  at::Tensor order = flat.argsort(/*stable=*/true);           // token-slots grouped by expert
+  at::Tensor tokens = order.div(k, "floor");                  // token of each sorted slot
+  at::Tensor counts = at::bincount(flat, {}, E);              // [E]
+  at::Tensor xs = x.index_select(0, tokens);                  // [N * k, D]
+  const bool grouped_ok = allow_grouped_gemm && x.is_cuda() && x.scalar_type() == at::kBFloat16;
+  at::Tensor ys = grouped_ok ? grouped(xs, counts) : looped(xs, counts);  // [N * k, D]
+  at::Tensor w = routing.weights.flatten().index_select(0, order).unsqueeze(1).to(x.scalar_type());
+  return at::zeros_like(x).index_add_(0, tokens, ys * w);
+}
+
+at::Tensor ExpertsImpl::grouped(const at::Tensor& xs, const at::Tensor& counts) {
+  at::Tensor offsets = counts.cumsum(0).to(at::kInt);  // end row of each expert's group
+  auto mm = [&](const at::Tensor& a, const at::Tensor& weight) {  // weight [E, out, in] -> a @ weight[e]^T per group
+    return at::_grouped_mm(a, weight.transpose(1, 2), offsets);
+  };
+  return mm(at::silu(mm(xs, gate_proj)) * mm(xs, up_proj), down_proj);
+}
+
+at::Tensor ExpertsImpl::looped(const at::Tensor& xs, const at::Tensor& counts) {
+  // unbind once: its backward stacks the per-expert gradients into one tensor, where indexing per expert would
+  // build a full-size zero gradient for every expert used.
+  const std::vector<at::Tensor> gate = gate_proj.unbind(0), up = up_proj.unbind(0), down = down_proj.unbind(0);
+  const at::Tensor host_counts = counts.cpu();
+  const int64_t* count = host_counts.data_ptr<int64_t>();
+  std::vector<at::Tensor> parts;
   int64_t start = 0;
-  for (int64_t e = 0; e < E; ++e) {
+  for (size_t e = 0; e < gate.size(); ++e) {
     if (count[e] == 0) continue;
-    at::Tensor tok = tokens.narrow(0, start, count[e]);
-    at::Tensor xe = x.index_select(0, tok);                                             // [n_e, D]
-    at::Tensor h = at::silu(at::linear(xe, gate_proj[e])) * at::linear(xe, up_proj[e]);  // [n_e, I]
-    at::Tensor ye = at::linear(h, down_proj[e]) * slot_weights.narrow(0, start, count[e]).unsqueeze(1).to(x.scalar_type());
-    out.index_add_(0, tok, ye);
+    at::Tensor xe = xs.narrow(0, start, count[e]);                                // [n_e, D]
+    at::Tensor h = at::silu(at::linear(xe, gate[e])) * at::linear(xe, up[e]);      // [n_e, I]
+    parts.push_back(at::linear(h, down[e]));                                       // [n_e, D]
     start += count[e];
   }
-  return out;
+  return parts.empty() ? at::zeros_like(xs) : at::cat(parts);
 }
 
 MoEImpl::MoEImpl(const ModelConfig& c) {

@@ -1,10 +1,27 @@
 #include "model/sampling.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#ifdef DSRL_CUDA
+#include <ATen/cuda/CUDAGeneratorImpl.h>
+#endif
 
 #include "common/error.h"
 
 namespace dsrl {
+
+at::Generator make_generator(const at::Device& device, uint64_t seed) {
+  if (device.is_cuda()) {
+#ifdef DSRL_CUDA
+    at::Generator gen = at::cuda::detail::createCUDAGenerator(device.index() < 0 ? -1 : device.index());
+    gen.set_current_seed(seed);
+    return gen;
+#else
+    DSRL_FAIL("a CUDA generator needs a -DDSRL_CUDA=ON build");
+#endif
+  }
+  return at::make_generator<at::CPUGeneratorImpl>(seed);
+}
 
 at::Tensor masked_log_softmax(const at::Tensor& logits, const at::Tensor& kept, double temperature) {
   at::Tensor scaled = logits.to(at::kFloat) / (temperature > 0 ? temperature : 1.0);

@@ -20,7 +20,10 @@ struct Sampled {
   at::Tensor kept;      // [B, V] bool: the kept set per row (the sampled token is in it)
 };
 
-// logits: [B, V] (any float dtype; computed in fp32). Throws dsrl::Error on bad parameters.
+// A generator for `device` seeded with `seed` (CPU or CUDA): sampling runs where the logits are.
+at::Generator make_generator(const at::Device& device, uint64_t seed);
+
+// logits: [B, V] (any float dtype, any device; computed in fp32 there). Throws dsrl::Error on bad parameters.
 Sampled sample_tokens(const at::Tensor& logits, const SamplingParams& params, at::Generator generator);
 
 // The log-softmax of logits / temperature restricted to `kept` (-inf elsewhere): the behaviour log-probs of

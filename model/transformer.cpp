@@ -19,12 +19,11 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int64_t index_) : index
 }
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionContext& ctx, KVCache* cache,
-                                     const std::vector<int64_t>& valid, const at::Tensor& replay_topk,
-                                     const at::Tensor& replay_experts, at::Tensor* chosen_topk,
-                                     at::Tensor* chosen_experts) {
+                                     const at::Tensor& replay_topk, const at::Tensor& replay_experts,
+                                     at::Tensor* chosen_topk, at::Tensor* chosen_experts) {
   at::Tensor h = input_layernorm(x);
   LayerKeys keys = self_attn->new_keys(h, ctx);
-  if (cache) keys = cache->append(index, keys, valid);
+  if (cache) keys = cache->append(index, keys);
   at::Tensor y = x + self_attn(h, keys, ctx, replay_topk, chosen_topk);
   at::Tensor z = post_attention_layernorm(y);
   return y + (mlp_moe ? mlp_moe(z, replay_experts, chosen_experts) : mlp_dense(z));
@@ -60,13 +59,13 @@ at::Tensor DeepseekV32Impl::hidden(const at::Tensor& tokens, const ForwardOption
   const int64_t B = tokens.size(0), S = tokens.size(1);
   check_replay(o.replay_experts, config_.num_moe_layers(), "expert ids");
   check_replay(o.replay_topk, config_.num_hidden_layers, "indexer top-k");
-  std::vector<int64_t> valid = o.valid.empty() ? std::vector<int64_t>(B, S) : o.valid;
   AttentionContext ctx;
   ctx.sparse = o.sparse;
   ctx.impl = o.impl == AttentionImpl::kAuto ? (o.cache ? AttentionImpl::kMQA : AttentionImpl::kMHA) : o.impl;
   if (o.cache) {
     DSRL_CHECK_EQ(o.cache->batch(), B, "KV cache rows vs token rows");
     ctx.positions = o.cache->positions(S, tokens.device());
+    o.cache->begin_append(o.valid.empty() ? std::vector<int64_t>(B, S) : o.valid, S, tokens.device());
   } else {
     ctx.positions = at::arange(S, tokens.options().dtype(at::kLong)).unsqueeze(0).expand({B, S});
   }
@@ -80,7 +79,7 @@ at::Tensor DeepseekV32Impl::hidden(const at::Tensor& tokens, const ForwardOption
     at::Tensor replay_topk = o.replay_topk ? (*o.replay_topk)[i] : at::Tensor();
     at::Tensor replay_experts = (moe && o.replay_experts) ? (*o.replay_experts)[moe_index] : at::Tensor();
     at::Tensor chosen_topk, chosen_experts;
-    x = layer->forward(x, ctx, o.cache, valid, replay_topk, replay_experts, o.record ? &chosen_topk : nullptr,
+    x = layer->forward(x, ctx, o.cache, replay_topk, replay_experts, o.record ? &chosen_topk : nullptr,
                        (o.record && moe) ? &chosen_experts : nullptr);
     if (o.record && traces) {
       traces->indexer_topk.push_back(chosen_topk);
@@ -88,7 +87,7 @@ at::Tensor DeepseekV32Impl::hidden(const at::Tensor& tokens, const ForwardOption
     }
     moe_index += moe;
   }
-  if (o.cache) o.cache->advance(valid);
+  if (o.cache) o.cache->advance();
   return model->norm(x);
 }
 

@@ -37,9 +37,8 @@ class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, int64_t index);
   // x: [B, S, D] -> [B, S, D]
-  at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, KVCache* cache,
-                     const std::vector<int64_t>& valid, const at::Tensor& replay_topk, const at::Tensor& replay_experts,
-                     at::Tensor* chosen_topk, at::Tensor* chosen_experts);
+  at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, KVCache* cache, const at::Tensor& replay_topk,
+                     const at::Tensor& replay_experts, at::Tensor* chosen_topk, at::Tensor* chosen_experts);
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   MLA self_attn{nullptr};
   MLP mlp_dense{nullptr};  // registered as "mlp" in the first_k_dense_replace layers

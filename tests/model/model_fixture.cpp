@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <filesystem>
 #include <stdexcept>
@@ -13,25 +15,30 @@
 namespace dsrl::testing {
 
 const std::string& hf_fixture_dir() {
-  // Made once per build (and per version of the script), shared by test processes: generated into a private
-  // folder, then renamed into place, so concurrent tests never see half a fixture.
+  // Made once per build (and per version of the script) and shared by test processes: the first process to take
+  // the lock generates it into a scratch folder and renames that into place; the others wait for the lock.
   static const std::string dir = [] {
     const std::string script = DSRL_SOURCE_DIR "/scripts/make-model-fixture.py";
     std::ifstream in(script);
     std::stringstream text;
     text << in.rdbuf();
-    const std::string final_dir = std::string(DSRL_BINARY_DIR) + "/fixtures/hf-" +
-                                  std::to_string(std::hash<std::string>()(text.str()));
-    if (std::filesystem::exists(final_dir)) return final_dir;
-    std::filesystem::create_directories(std::filesystem::path(final_dir).parent_path());
-    const std::string scratch = final_dir + ".tmp" + std::to_string(::getpid());
-    const std::string command = "python3 " + script + " " + scratch + " > " + scratch + ".log 2>&1";
-    if (std::system(command.c_str()) != 0)
-      throw std::runtime_error("scripts/make-model-fixture.py failed (is transformers installed? run "
-                               "scripts/install-deps.sh); see " + scratch + ".log");
-    std::error_code ec;
-    std::filesystem::rename(scratch, final_dir, ec);  // another process may have won the race: use theirs
-    if (ec) std::filesystem::remove_all(scratch);
+    const std::string root = std::string(DSRL_BINARY_DIR) + "/fixtures";
+    const std::string final_dir = root + "/hf-" + std::to_string(std::hash<std::string>()(text.str()));
+    std::filesystem::create_directories(root);
+    const int lock = ::open((final_dir + ".lock").c_str(), O_CREAT | O_RDWR, 0644);
+    if (lock < 0 || ::flock(lock, LOCK_EX) != 0) throw std::runtime_error("cannot lock " + final_dir + ".lock");
+    if (!std::filesystem::exists(final_dir)) {
+      const std::string scratch = final_dir + ".tmp";
+      const std::string command = "rm -rf " + scratch + " && python3 " + script + " " + scratch + " > " + scratch +
+                                  ".log 2>&1";
+      if (std::system(command.c_str()) != 0) {
+        ::close(lock);
+        throw std::runtime_error("scripts/make-model-fixture.py failed (is transformers installed? run "
+                                 "scripts/install-deps.sh); see " + scratch + ".log");
+      }
+      std::filesystem::rename(scratch, final_dir);
+    }
+    ::close(lock);  // releases the lock
     return final_dir;
   }();
   return dir;

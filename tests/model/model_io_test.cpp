@@ -201,3 +201,28 @@ TEST(ModelTool, InfoLogitsGenerateAndErrors) {
 
 }  // namespace
 }  // namespace dsrl
+
+namespace dsrl {
+namespace {
+
+// Regression for build trap 4: libtorch.so exports its own std::filesystem, which crashed in remove_all when our
+// binaries bound to it. They must bind to libstdc++ (cmake/Dependencies.cmake): a nested tree, with and without
+// an error_code, and a recursive iteration, from a torch-linked process.
+TEST(TorchLinkedFilesystem, RemoveAllAndIterateNestedTrees) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("dsrl_fs_" + std::to_string(::getpid()));
+  for (int round = 0; round < 2; ++round) {
+    fs::create_directories(root / "a" / "b" / "c");
+    std::ofstream(root / "a" / "f.txt") << "x";
+    std::ofstream(root / "a" / "b" / "c" / "g.txt") << "y";
+    int files = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) files += entry.is_regular_file();
+    EXPECT_EQ(files, 2);
+    std::error_code ec;
+    EXPECT_EQ(round == 0 ? fs::remove_all(root) : fs::remove_all(root, ec), 6u);
+    EXPECT_FALSE(fs::exists(root));
+  }
+}
+
+}  // namespace
+}  // namespace dsrl
