@@ -8,17 +8,13 @@
 #include "model/moe.h"
 #include "tests/model/model_fixture.h"
 #include "trainer/dist.h"
+#include "tests/trainer/mpi_once.h"
 #include "trainer/preflight.h"
 
 namespace dsrl {
 namespace {
 
-const MpiSession& mpi() {
-  static int argc = 0;
-  static char** argv = nullptr;
-  static MpiSession session(&argc, &argv);
-  return session;
-}
+using testing::mpi;
 
 TEST(GpuSmoke, Bf16MatmulOnGpuMatchesCpu) {
   ASSERT_TRUE(cuda_kernels_available());

@@ -9,23 +9,17 @@
 #include "common/error.h"
 #include "model/chat_json.h"
 #include "model/tokenizer.h"
+#include "tests/common/error_of.h"
 
 namespace dsrl {
 namespace {
+
+using testing::error_of;
 
 const std::string kBos = "<｜begin▁of▁sentence｜>";
 const std::string kEos = "<｜end▁of▁sentence｜>";
 const std::string kCallsOpen = "\n\n<｜DSML｜function_calls>\n";
 const std::string kCallsClose = "\n</｜DSML｜function_calls>";
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 ChatMessage msg(std::string role, std::string content, std::string reasoning = "", std::vector<ToolCall> calls = {}) {
   return {std::move(role), std::move(content), std::move(reasoning), std::move(calls)};

@@ -13,21 +13,15 @@
 #include <functional>
 
 #include "common/error.h"
+#include "tests/common/error_of.h"
 
 namespace dsrl {
 namespace {
 
+using testing::error_of;
+
 namespace fs = std::filesystem;
 using Named = std::vector<std::pair<std::string, at::Tensor>>;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
 
 #define EXPECT_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << (msg)
 

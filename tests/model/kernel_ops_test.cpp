@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "tests/common/error_of.h"
 
 namespace dsrl {
 namespace {
@@ -26,17 +27,9 @@ TEST(RmsNormOp, NonContiguousInput) {
 }
 
 TEST(RmsNormOp, RejectsBadInputsWithClearErrors) {
-  auto message = [](const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("<no error>");
-  };
-  std::string msg = message([] { rms_norm(at::ones({2, 4}, at::kDouble), at::ones({4}, at::kDouble), 1e-6); });
+  std::string msg = testing::error_of([] { rms_norm(at::ones({2, 4}, at::kDouble), at::ones({4}, at::kDouble), 1e-6); });
   EXPECT_NE(msg.find("expected fp32 x and weight, got Double and Double"), std::string::npos) << msg;
-  msg = message([] { rms_norm(at::ones({2, 4}), at::ones({5}), 1e-6); });
+  msg = testing::error_of([] { rms_norm(at::ones({2, 4}), at::ones({5}), 1e-6); });
   EXPECT_NE(msg.find("weight must be [4], got [5]"), std::string::npos) << msg;
 }
 

@@ -14,9 +14,12 @@
 #include "model/sampling.h"
 #include "tests/model/model_fixture.h"
 #include "tests/services/process.h"
+#include "tests/common/error_of.h"
 
 namespace dsrl {
 namespace {
+
+using testing::error_of;
 
 namespace fs = std::filesystem;
 using testing::tiny_config;
@@ -27,15 +30,6 @@ std::string scratch(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no error>";
 }
 
 at::Tensor logits_of(DeepseekV32& model, const at::Tensor& tokens) {

@@ -14,9 +14,12 @@
 #include <limits>
 
 #include "common/error.h"
+#include "tests/common/error_of.h"
 
 namespace dsrl {
 namespace {
+
+using testing::error_of;
 
 namespace fs = std::filesystem;
 
@@ -43,15 +46,6 @@ std::string raw_file(const std::string& header, size_t data_bytes, std::optional
 }
 
 // The message of the dsrl::Error that f throws, or "<no error>".
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
 class SafetensorsTest : public ::testing::Test {
  protected:
   void SetUp() override {

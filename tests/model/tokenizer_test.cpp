@@ -19,20 +19,14 @@
 
 #include "common/error.h"
 #include "model/pretokenize.h"
+#include "tests/common/error_of.h"
 
 namespace dsrl {
 namespace {
 
-namespace fs = std::filesystem;
+using testing::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+namespace fs = std::filesystem;
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

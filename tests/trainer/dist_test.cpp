@@ -1,5 +1,6 @@
 // One-rank MPI communicator checks; the 2-rank run is tests/trainer/preflight_mpirun.sh.
 #include "trainer/dist.h"
+#include "tests/trainer/mpi_once.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -10,12 +11,7 @@
 namespace dsrl {
 namespace {
 
-const MpiSession& mpi() {
-  static int argc = 0;
-  static char** argv = nullptr;
-  static MpiSession session(&argc, &argv);
-  return session;
-}
+using testing::mpi;
 
 TEST(MpiCommunicator, OneRankAllReduceIsIdentity) {
   ASSERT_EQ(mpi().size(), 1);
