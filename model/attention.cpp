@@ -128,13 +128,14 @@ at::Tensor MLAImpl::attend_mha(const at::Tensor& q_nope, const at::Tensor& q_pe,
                                const at::Tensor& allowed) {
   const int64_t B = keys.ckv.size(0), T = keys.ckv.size(1);
   at::Tensor kv = kv_b_proj(keys.ckv).view({B, T, heads_, nope_dim_ + v_dim_});  // [B, T, H, dn + dv]
-  at::Tensor v = kv.narrow(-1, nope_dim_, v_dim_);
-  // One GEMM over the full head width: q = [q_nope, q_pe], k = [k_nope, k_pe shared by the heads].
-  at::Tensor k = at::cat({kv.narrow(-1, 0, nope_dim_), keys.kpe.unsqueeze(2).expand({B, T, heads_, rope_dim_})}, -1);
-  at::Tensor scores = at::einsum("bshd,bthd->bhst", {at::cat({q_nope, q_pe}, -1), k});  // [B, H, S, T]
-  scores = (scores * scale_).masked_fill(allowed.unsqueeze(1).logical_not(), -INFINITY);
-  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(v.scalar_type());  // softmax in fp32
-  return at::einsum("bhst,bthd->bshd", {probs, v});                               // [B, S, H, dv]
+  // Full-width heads: q = [q_nope, q_pe], k = [k_nope, k_pe shared by the heads].
+  at::Tensor q = at::cat({q_nope, q_pe}, -1).transpose(1, 2);                                   // [B, H, S, dn + R]
+  at::Tensor k = at::cat({kv.narrow(-1, 0, nope_dim_), keys.kpe.unsqueeze(2).expand({B, T, heads_, rope_dim_})}, -1)
+                     .transpose(1, 2);                                                          // [B, H, T, dn + R]
+  at::Tensor v = kv.narrow(-1, nope_dim_, v_dim_).transpose(1, 2);                              // [B, H, T, dv]
+  // Fused attention with the boolean mask (true = may attend): the [B, H, S, T] scores are never stored.
+  at::Tensor out = at::scaled_dot_product_attention(q, k, v, allowed.unsqueeze(1), 0.0, false, scale_);
+  return out.transpose(1, 2);                                                                   // [B, S, H, dv]
 }
 
 at::Tensor MLAImpl::attend_mqa(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
