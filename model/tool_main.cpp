@@ -1,4 +1,5 @@
 // dsrl-model: look inside a checkpoint (a folder with config.json + safetensors).
+//   dsrl-model init OUT --config MODEL.yaml|config.json [--seed S]   (a randomly initialised checkpoint)
 //   dsrl-model info CKPT
 //   dsrl-model logits CKPT --tokens 1,2,3 [--out logits.safetensors] [--device cpu|cuda]
 //   dsrl-model tokenize TOKENIZER --in text.txt          (TOKENIZER: tokenizer.json, its folder, or "byte")
@@ -11,6 +12,7 @@
 #include <iostream>
 #include <map>
 
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "model/chat.h"
@@ -23,6 +25,7 @@ namespace dsrl {
 namespace {
 
 const char* kUsage = R"(usage:
+  dsrl-model init OUT --config MODEL.yaml|config.json [--seed S]
   dsrl-model info CKPT
   dsrl-model logits CKPT --tokens 1,2,3 [--out logits.safetensors] [--device cpu|cuda]
   dsrl-model tokenize TOKENIZER --in text.txt
@@ -45,7 +48,7 @@ Args parse_args(int argc, char** argv) {
   static const std::map<std::string, bool> known = {  // flag -> takes a value
       {"--tokens", true}, {"--out", true}, {"--device", true}, {"--in", true}, {"--prompt", true},
       {"--max-new", true}, {"--temperature", true}, {"--top-p", true}, {"--top-k", true}, {"--seed", true},
-      {"--tokenizer", true}, {"--chat", false}};
+      {"--tokenizer", true}, {"--chat", false}, {"--config", true}};
   DSRL_CHECK(argc >= 3, "expected a command and its target\n{}", kUsage);
   Args a{argv[1], argv[2], {}};
   for (int i = 3; i < argc; ++i) {
@@ -80,6 +83,26 @@ at::Device device_of(const Args& a) {
 DeepseekV32 load(const Args& a) {
   const at::Device device = device_of(a);
   return load_model(a.target, device, device.is_cuda() ? at::kBFloat16 : at::kFloat);
+}
+
+// A new checkpoint with HF's initialisation (normal(0, 0.02), unit norms) from a model config: our YAML (the
+// ModelConfig keys at the top level, e.g. configs/model_tiny.yaml) or an HF config.json.
+int init(const Args& a) {
+  const std::string source = a.get("--config");
+  DSRL_CHECK(!source.empty(), "init needs --config MODEL.yaml or config.json");
+  ModelConfig config;
+  if (source.size() > 5 && source.compare(source.size() - 5, 5, ".json") == 0) {
+    config = load_model_config(source);
+  } else {
+    config = parse_config<ModelConfig>(load_yaml(source), source);
+    validate_model_config(config, source);
+  }
+  DeepseekV32 model(config);
+  init_weights(model, static_cast<uint64_t>(number(a, "--seed", 0)));
+  save_model(model, a.target);
+  auto [total, active] = count_parameters(config);
+  fmt::print("wrote a random {:.3f} M-parameter model to {}\n", total / 1e6, a.target);
+  return 0;
 }
 
 int info(const Args& a) {
@@ -174,8 +197,8 @@ int generate_text(const Args& a) {
   double total_logprob = 0;
   for (float lp : g.logprobs) total_logprob += lp;
   fmt::print("{}\n", tokenizer->decode(std::vector<int32_t>(g.tokens.begin(), g.tokens.end())));
-  fmt::print(stderr, "[{} prompt tokens, {} generated, {}; sum log-prob {:.3f}]\n", ids.size(), g.tokens.size(),
-             g.stopped ? "stopped at eos" : "hit --max-new", total_logprob);
+  fmt::print(stderr, "[{} prompt tokens, {} generated ({}), {}; sum log-prob {:.3f}]\n", ids.size(), g.tokens.size(),
+             fmt::join(g.tokens, " "), g.stopped ? "stopped at eos" : "hit --max-new", total_logprob);
   return 0;
 }
 
@@ -190,6 +213,7 @@ int main(int argc, char** argv) {
   }
   try {
     Args a = parse_args(argc, argv);
+    if (a.command == "init") return init(a);
     if (a.command == "info") return info(a);
     if (a.command == "logits") return logits(a);
     if (a.command == "tokenize") return tokenize(a);

@@ -2,14 +2,15 @@
 # The main job, end to end on this machine: installs what is missing, builds, starts a dsrl-rollout worker and
 # a dsrl-reward service on 127.0.0.1, and runs dsrl-train on 2 MPI ranks against them.
 #
-# What runs today: the foundation (issue 2). dsrl-train runs stage `preflight` (all-reduce across the ranks and
-# GetStatus on every service); the services answer GetStatus only. The GRPO pipeline replaces this demo as it
-# lands (model: issue 3, pretraining stages: 4, rollout engine: 5, rewards: 6, GRPO: 7).
+# What runs today: the foundation (issue 2): dsrl-train runs stage `preflight` (all-reduce across the ranks and
+# GetStatus on every service; the services answer GetStatus only); and the model (issue 3): a random tiny
+# checkpoint made, inspected and sampled with dsrl-model. The GRPO pipeline replaces this demo as it lands
+# (pretraining stages: issue 4, rollout engine: 5, rewards: 6, GRPO: 7).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/install-deps.sh
-scripts/build.sh dsrl-train dsrl-rollout dsrl-reward
+scripts/build.sh dsrl-train dsrl-rollout dsrl-reward dsrl-model
 bin=${DSRL_BUILD_DIR:-$root/build}
 run=runs/demo-$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$run"
@@ -30,6 +31,13 @@ mpirun --oversubscribe -np 2 "$bin/trainer/dsrl-train" --config configs/prefligh
   --set run_dir="$run/train" \
   --set "preflight.rollout_endpoints=[127.0.0.1:$(cat "$run/rollout.port")]" \
   --set "preflight.reward_endpoints=[127.0.0.1:$(cat "$run/reward.port")]"
+echo "demo: preflight passed (resolved config, metrics.jsonl and service logs in $run)."
+
+# The model (issue 3): a randomly initialised tiny checkpoint in HF's layout, its summary, and a short sample.
+# Untrained, so the sampled bytes are noise; dsrl-model works the same on a real DeepseekV32 checkpoint.
 echo
-echo "demo: preflight passed; everything is in $run (resolved config, metrics.jsonl, service logs)."
-echo "demo: this is the foundation only: the GRPO job itself is not built yet (issues 3-7)."
+"$bin/model/dsrl-model" init "$run/tiny-model" --config configs/model_tiny.yaml --seed 1
+"$bin/model/dsrl-model" info "$run/tiny-model"
+"$bin/model/dsrl-model" generate "$run/tiny-model" --prompt "Hello" --max-new 16 --seed 1 > "$run/tiny-model/sample.txt"
+echo
+echo "demo: done; everything is in $run. Training stages and the GRPO job itself are not built yet (issues 4-7)."
