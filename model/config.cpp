@@ -176,6 +176,9 @@ ModelConfig load_model_config(const std::string& path) {
   for (const auto& [key, value] : j.items()) {
     if (key == "rope_scaling" || key == "rope_parameters") {
       convert_rope(value, node, file, key);
+    } else if (key == "eos_token_id" && value.is_array() && !value.empty()) {
+      node[key] = scalar_text(value[0]);  // several stop ids: the first is the end of sequence (generation stops
+                                          // on the stop ids a request gives)
     } else if (known[key]) {
       if (value.is_null()) continue;
       if (!value.is_primitive()) bad(file, key, "must be a single value, got " + value.dump());
