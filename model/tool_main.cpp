@@ -86,7 +86,7 @@ DeepseekV32 load(const Args& a) {
 }
 
 // A new checkpoint with HF's initialisation (normal(0, 0.02), unit norms) from a model config: our YAML (the
-// ModelConfig keys at the top level, e.g. configs/model_tiny.yaml) or an HF config.json.
+// ModelConfig keys at the top level, e.g. configs/model/tiny.yaml) or an HF config.json.
 int init(const Args& a) {
   const std::string source = a.get("--config");
   DSRL_CHECK(!source.empty(), "init needs --config MODEL.yaml or config.json");

@@ -36,7 +36,7 @@ echo "demo: preflight passed (resolved config, metrics.jsonl and service logs in
 # The model (issue 3): a randomly initialised tiny checkpoint in HF's layout, its summary, and a short sample.
 # Untrained, so the sampled bytes are noise; dsrl-model works the same on a real DeepseekV32 checkpoint.
 echo
-"$bin/model/dsrl-model" init "$run/tiny-model" --config configs/model_tiny.yaml --seed 1
+"$bin/model/dsrl-model" init "$run/tiny-model" --config configs/model/tiny.yaml --seed 1
 "$bin/model/dsrl-model" info "$run/tiny-model"
 "$bin/model/dsrl-model" generate "$run/tiny-model" --prompt "Hello" --max-new 16 --seed 1 > "$run/tiny-model/sample.txt"
 echo

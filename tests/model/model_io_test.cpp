@@ -189,7 +189,7 @@ TEST(ModelTool, InfoLogitsGenerateAndErrors) {
   r = dsrl::testing::run_process(DSRL_MODEL_BIN, {"logits", dir, "--tokens", "1,999"});
   EXPECT_NE(r.err.find("token 999 is outside the vocabulary [0, 300)"), std::string::npos) << r.err;
   // init: a random checkpoint from our YAML that loads back; a bad config is refused naming the key.
-  r = dsrl::testing::run_process(DSRL_MODEL_BIN, {"init", dir + "/fresh", "--config", DSRL_SOURCE_DIR "/configs/model_tiny.yaml"});
+  r = dsrl::testing::run_process(DSRL_MODEL_BIN, {"init", dir + "/fresh", "--config", DSRL_SOURCE_DIR "/configs/model/tiny.yaml"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(load_model(dir + "/fresh", at::kCPU, at::kFloat)->config().hidden_size, 128);
   std::ofstream(dir + "/bad.yaml") << "n_routed_experts: 10\nn_group: 4\n";

@@ -40,6 +40,7 @@ TEST(RewardService, BadConfigFileNamesFileLineAndKey) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
 }
 
+// configs/*.yaml are binaries' configs; model configs (configs/model/) are checked by dsrl-model's tests.
 TEST(Configs, EveryShippedConfigParses) {
   int checked = 0;
   for (const auto& entry : std::filesystem::directory_iterator(DSRL_SOURCE_DIR "/configs")) {
