@@ -7,11 +7,12 @@ namespace dsrl {
 namespace {
 
 const char* kUsage = R"(
-usage: {0} [--config FILE.yaml] [--set KEY=VALUE ...] [--print-config] [--help]
+usage: {0} [--config FILE.yaml] [--set KEY=VALUE ...] [--print-config] [--resume] [--help]
 
   --config FILE     YAML config (see configs/ for examples); without it the defaults apply
   --set KEY=VALUE   override one key, e.g. --set server.port=5000 or --set a.list=[1,2]; repeatable
   --print-config    print the resolved config as YAML and exit
+  --resume          (dsrl-train) continue from the newest complete checkpoint in the run directory
   --help            this text
 
 Errors in the command line or config exit with code 2 and name the key and file.
@@ -42,6 +43,7 @@ CommandLine parse_command_line(int argc, char** argv) {
     else if (arg == "--set") cli.sets.push_back(value);
     else if (arg == "--help" || arg == "-h") cli.help = true;
     else if (arg == "--print-config") cli.print_config = true;
+    else if (arg == "--resume") cli.resume = true;
     else throw ConfigError(fmt::format("unknown argument '{}' (see --help)", arg));
   }
   return cli;

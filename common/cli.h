@@ -1,5 +1,5 @@
 // The command line every dsrl binary shares:
-//   dsrl-<name> [--config file.yaml] [--set a.b.c=value ...] [--print-config] [--help]
+//   dsrl-<name> [--config file.yaml] [--set a.b.c=value ...] [--print-config] [--resume] [--help]
 // run_main() turns a bad command line or config into one line on stderr and exit code 2, any other error
 // into a logged error and exit code 1.
 #pragma once
@@ -20,6 +20,7 @@ struct CommandLine {
   std::vector<std::string> sets;   // --set a.b=value, in order
   bool help = false;               // --help / -h
   bool print_config = false;       // --print-config: print the resolved config and exit
+  bool resume = false;             // --resume: training stages continue from their newest complete checkpoint
 };
 
 // Throws ConfigError on an unknown flag or a flag without its value.

@@ -40,10 +40,7 @@ std::vector<std::pair<std::string, at::Tensor>> checkpoint_tensors(DeepseekV32& 
   return out;
 }
 
-DeepseekV32 load_model(const std::string& folder, const at::Device& device, at::ScalarType dtype) {
-  ModelConfig config = load_model_config(folder);
-  DeepseekV32 model(config);
-  cast_model(model, device, dtype);
+void load_weights(DeepseekV32& model, const std::string& folder) {
   CheckpointReader reader(folder);
   at::NoGradGuard no_grad;
   std::set<std::string> used;
@@ -59,6 +56,12 @@ DeepseekV32 load_model(const std::string& folder, const at::Device& device, at::
     if (!used.count(name)) unused.push_back(name);
   if (!unused.empty())
     logger("model")->warn("{}: skipped {} tensors the model does not use, e.g. {}", folder, unused.size(), unused[0]);
+}
+
+DeepseekV32 load_model(const std::string& folder, const at::Device& device, at::ScalarType dtype) {
+  DeepseekV32 model(load_model_config(folder));
+  cast_model(model, device, dtype);
+  load_weights(model, folder);
   return model;
 }
 

@@ -23,6 +23,9 @@ std::vector<std::pair<std::string, at::Tensor>> checkpoint_tensors(DeepseekV32& 
 // tensors the model does not use (e.g. multi-token-prediction layers) are logged and skipped.
 DeepseekV32 load_model(const std::string& folder, const at::Device& device, at::ScalarType dtype);
 
+// Loads the weights of `folder` into an existing model (its config must match): the same checks as load_model.
+void load_weights(DeepseekV32& model, const std::string& folder);
+
 // Writes config.json and the weights (converted to `dtype`, or as they are when dtype is Undefined) to `folder`.
 void save_model(DeepseekV32& model, const std::string& folder, at::ScalarType dtype = at::ScalarType::Undefined,
                 uint64_t max_shard_bytes = 5ull << 30);

@@ -4,8 +4,8 @@
 #
 # What runs today: the foundation (issue 2): dsrl-train runs stage `preflight` (all-reduce across the ranks and
 # GetStatus on every service; the services answer GetStatus only); and the model (issue 3): a random tiny
-# checkpoint made, inspected and sampled with dsrl-model. The GRPO pipeline replaces this demo as it lands
-# (pretraining stages: issue 4, rollout engine: 5, rewards: 6, GRPO: 7).
+# checkpoint made, inspected and sampled with dsrl-model; and stage lm (issue 4, in progress) training it on 2 ranks.
+# The GRPO pipeline replaces this demo as it lands (rollout engine: issue 5, rewards: 6, GRPO: 7).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -39,5 +39,11 @@ echo
 "$bin/model/dsrl-model" init "$run/tiny-model" --config configs/model/tiny.yaml --seed 1
 "$bin/model/dsrl-model" info "$run/tiny-model"
 "$bin/model/dsrl-model" generate "$run/tiny-model" --prompt "Hello" --max-new 16 --seed 1 > "$run/tiny-model/sample.txt"
+
+# Stage lm (issue 4, in progress): 2 data-parallel ranks train the tiny model on the built-in arithmetic corpus
+# (answers only, SFT); the loss falls within the minute. The checkpoint it writes is an HF-layout model folder.
 echo
-echo "demo: done; everything is in $run. Training stages and the GRPO job itself are not built yet (issues 4-7)."
+mpirun --oversubscribe -np 2 "$bin/trainer/dsrl-train" --config configs/lm_tiny.yaml --set run_dir="$run/lm"
+echo
+echo "demo: done; everything is in $run (TensorBoard: tensorboard --logdir $run/lm/tensorboard)."
+echo "demo: not built yet: the dense_warmup and sparse stages (issue 4), rollout engine (5), rewards (6), GRPO (7)."

@@ -32,9 +32,10 @@ if [ "${have_torch%%+*}" != "$TORCH_VERSION" ]; then
   $PY -m pip install -q --root-user-action=ignore "torch==$TORCH_VERSION"
   have_torch=$($PY -c 'import torch; print(torch.__version__)' 2>/dev/null)
 fi
-# Python side of the cross-checks: HF transformers / tokenizers produce the reference numbers the tests compare to.
-if ! $PY -c 'import transformers, tokenizers, safetensors' 2>/dev/null; then
+# Python side of the cross-checks: HF transformers / tokenizers produce the reference numbers the tests compare to;
+# TensorBoard's own reader checks our event files.
+if ! $PY -c 'import transformers, tokenizers, safetensors, tensorboard' 2>/dev/null; then
   echo "[install-deps] installing transformers==$TRANSFORMERS_VERSION (reference for the cross-check tests)"
-  $PY -m pip install -q --root-user-action=ignore "transformers==$TRANSFORMERS_VERSION" tokenizers safetensors
+  $PY -m pip install -q --root-user-action=ignore "transformers==$TRANSFORMERS_VERSION" tokenizers safetensors tensorboard
 fi
 echo "[install-deps] ok: torch $have_torch"

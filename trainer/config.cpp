@@ -12,12 +12,50 @@ void describe(ConfigIO& io, PreflightConfig& c) {
   io.field("allreduce_iters", c.allreduce_iters, 1, 1000);
 }
 
+void describe(ConfigIO& io, ModelSourceConfig& c) {
+  io.field("checkpoint", c.checkpoint);
+  io.field("config", c.config);
+  io.field("init_seed", c.init_seed);
+}
+
+void describe(ConfigIO& io, OptimConfig& c) {
+  io.field("lr", c.lr, 0.0, 10.0);
+  io.field("min_lr", c.min_lr, 0.0, 10.0);
+  io.field("warmup_steps", c.warmup_steps, int64_t{0}, int64_t{1} << 40);
+  io.field("weight_decay", c.weight_decay, 0.0, 10.0);
+  io.field("beta1", c.beta1, 0.0, 0.999999);
+  io.field("beta2", c.beta2, 0.0, 0.999999);
+  io.field("eps", c.eps, 0.0, 1.0);
+  io.field("grad_clip", c.grad_clip, 0.0, 1e6);
+  if (io.reading() && c.min_lr > c.lr) io.fail("min_lr", fmt::format("must be <= lr ({}), got {}", c.lr, c.min_lr));
+}
+
+void describe(ConfigIO& io, LoopConfig& c) {
+  constexpr int64_t kMany = int64_t{1} << 40;
+  io.field("steps", c.steps, int64_t{1}, kMany);
+  io.field("stop_after", c.stop_after, int64_t{0}, kMany);
+  io.field("rows_per_rank", c.rows_per_rank, int64_t{1}, int64_t{1} << 20);
+  io.field("log_every", c.log_every, int64_t{1}, kMany);
+  io.field("checkpoint_every", c.checkpoint_every, int64_t{0}, kMany);
+  io.field("keep_checkpoints", c.keep_checkpoints, int64_t{1}, int64_t{1000});
+}
+
 void describe(ConfigIO& io, TrainConfig& c) {
-  io.choice("stage", c.stage, {"preflight"});
+  io.choice("stage", c.stage, {"preflight", "lm"});
   io.choice("device", c.device, {"cpu", "cuda"});
   io.field("run_dir", c.run_dir);
   io.section("log", c.log);
   io.section("preflight", c.preflight);
+  io.section("model", c.model);
+  io.field("tokenizer", c.tokenizer);
+  io.section("data", c.data);
+  io.section("optim", c.optim);
+  io.section("train", c.train);
+  if (!io.reading() || c.stage == "preflight") return;
+  if (c.model.checkpoint.empty() && c.model.config.empty())
+    io.fail("model", "needs model.checkpoint (a folder) or model.config (a model config to initialise)");
+  if (c.data.sources.empty() && c.data.synthetic.task.empty())
+    io.fail("data", "needs data.sources or data.synthetic.task: give at least one source file or a synthetic task");
 }
 
 }  // namespace dsrl

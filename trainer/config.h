@@ -1,10 +1,11 @@
-// dsrl-train's config (configs/<stage>.yaml). Stages arrive with their issues; today: preflight.
+// dsrl-train's config (configs/<stage>.yaml). Stages arrive with their issues; today: preflight, lm.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "common/log.h"
+#include "trainer/data_config.h"
 
 namespace dsrl {
 
@@ -19,13 +20,49 @@ struct PreflightConfig {
 };
 void describe(ConfigIO& io, PreflightConfig& c);
 
+// Where the model comes from: a checkpoint folder (HF layout) or a random initialisation of a model config.
+struct ModelSourceConfig {
+  std::string checkpoint;  // folder with config.json + safetensors; wins over `config` when set
+  std::string config;      // model config (our YAML, e.g. configs/model/tiny.yaml, or a config.json) to initialise
+  uint64_t init_seed = 0;  // seed of the random initialisation
+};
+void describe(ConfigIO& io, ModelSourceConfig& c);
+
+// AdamW with linear warm-up then cosine decay to min_lr. Matrices get weight decay; norms, biases and the
+// embedding do not.
+struct OptimConfig {
+  double lr = 3e-4;          // peak learning rate
+  double min_lr = 3e-5;      // learning rate at the end of the cosine
+  int64_t warmup_steps = 10; // linear warm-up from 0, steps
+  double weight_decay = 0.1;
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double grad_clip = 1.0;    // clip the global gradient norm to this (0: no clipping)
+};
+void describe(ConfigIO& io, OptimConfig& c);
+
+// The training loop shared by the stages.
+struct LoopConfig {
+  int64_t steps = 100;            // optimizer steps of the whole run (the schedule spans them)
+  int64_t stop_after = 0;         // stop after this step and checkpoint (0: run to `steps`); resume continues
+  int64_t rows_per_rank = 4;      // packed rows of data.seq_len tokens per rank per step
+  int64_t log_every = 1;          // one info line every N steps (rank 0)
+  int64_t checkpoint_every = 0;   // checkpoint every N steps (0: only at the end)
+  int64_t keep_checkpoints = 2;   // newest complete checkpoints kept
+};
+void describe(ConfigIO& io, LoopConfig& c);
+
 struct TrainConfig {
-  std::string stage = "preflight";  // what to run: preflight (lm, dense_warmup, sparse, grpo to come)
+  std::string stage = "preflight";  // what to run: preflight, lm (dense_warmup, sparse, grpo to come)
   std::string device = "cpu";       // cpu (MPI all-reduce) or cuda (NCCL, one GPU per rank; -DDSRL_CUDA=ON)
   std::string run_dir;              // where the resolved config, metrics and checkpoints go;
                                     // empty: runs/<stage>-<UTC time>
   LogConfig log;                    // log level and file
   PreflightConfig preflight;        // stage preflight
+  ModelSourceConfig model;          // training stages: the model to train
+  std::string tokenizer = "byte";   // training stages: tokenizer.json (or its folder), or "byte"
+  DataConfig data;                  // training stages: corpus, packing, order
+  OptimConfig optim;                // training stages
+  LoopConfig train;                 // training stages
 };
 void describe(ConfigIO& io, TrainConfig& c);
 

@@ -37,8 +37,6 @@ void describe(ConfigIO& io, DataConfig& c) {
   io.field("sft", c.sft);
   io.field("eos_token", c.eos_token);
   io.field("pad_token", c.pad_token);
-  if (io.reading() && c.sources.empty() && c.synthetic.task.empty())
-    io.fail("sources", "is empty and synthetic.task is not set: give at least one source file or a synthetic task");
 }
 
 }  // namespace dsrl

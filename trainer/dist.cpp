@@ -21,6 +21,14 @@ MpiSession::MpiSession(int* argc, char*** argv) {
 
 MpiSession::~MpiSession() { MPI_Finalize(); }
 
+std::string MpiSession::broadcast(const std::string& text) const {
+  int64_t size = static_cast<int64_t>(text.size());
+  MPI_Bcast(&size, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+  std::string out = rank_ == 0 ? text : std::string(static_cast<size_t>(size), '\0');
+  MPI_Bcast(out.data(), static_cast<int>(size), MPI_CHAR, 0, MPI_COMM_WORLD);
+  return out;
+}
+
 namespace {
 
 class MpiCommunicator final : public Communicator {

@@ -20,6 +20,8 @@ class MpiSession {
   int size() const { return size_; }
   int local_rank() const { return local_rank_; }  // rank among the processes on this host
   int local_size() const { return local_size_; }
+  // Rank 0's `text` on every rank.
+  std::string broadcast(const std::string& text) const;
 
  private:
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;

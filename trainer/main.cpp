@@ -3,19 +3,21 @@
 #include "common/cli.h"
 #include "trainer/config.h"
 #include "trainer/dist.h"
+#include "trainer/lm_stage.h"
 #include "trainer/preflight.h"
 #include "trainer/run_dir.h"
 
 namespace dsrl {
 namespace {
 
-int train(const TrainConfig& config, const MpiSession& mpi) {
+int train(const TrainConfig& config, const MpiSession& mpi, bool resume) {
   auto log = logger("trainer");
   std::unique_ptr<Communicator> comm =
       config.device == "cuda" ? make_nccl_communicator(mpi) : make_mpi_communicator();
-  const std::string run_dir = mpi.rank() == 0 ? prepare_run_dir(config) : "";
+  const std::string run_dir = mpi.broadcast(mpi.rank() == 0 ? prepare_run_dir(config) : "");
   log->info("stage {} on {} rank(s), device {}, all-reduce over {}{}", config.stage, mpi.size(), config.device,
-            comm->backend(), run_dir.empty() ? "" : ", run dir " + run_dir);
+            comm->backend(), ", run dir " + run_dir);
+  if (config.stage == "lm") return run_lm_stage(config, *comm, run_dir, resume);
   return run_preflight(config.preflight, *comm, config.device, run_dir);
 }
 
@@ -25,6 +27,6 @@ int train(const TrainConfig& config, const MpiSession& mpi) {
 int main(int argc, char** argv) {
   dsrl::MpiSession mpi(&argc, &argv);
   return dsrl::run_main<dsrl::TrainConfig>(
-      argc, argv, "dsrl-train: training stages (today: preflight) under mpirun or srun",
-      [&](const dsrl::TrainConfig& config, const dsrl::CommandLine&) { return dsrl::train(config, mpi); });
+      argc, argv, "dsrl-train: training stages (preflight, lm) under mpirun or srun",
+      [&](const dsrl::TrainConfig& config, const dsrl::CommandLine& cli) { return dsrl::train(config, mpi, cli.resume); });
 }

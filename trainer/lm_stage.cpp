@@ -1,0 +1,177 @@
+#include "trainer/lm_stage.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "model/checkpoint.h"
+#include "model/tokenizer.h"
+#include "trainer/dist.h"
+#include "trainer/run_dir.h"
+#include "trainer/tensorboard.h"
+#include "trainer/train_checkpoint.h"
+
+namespace dsrl {
+namespace {
+
+ModelConfig model_config_of(const ModelSourceConfig& source) {
+  if (!source.checkpoint.empty()) return load_model_config(source.checkpoint);
+  const std::string& path = source.config;
+  if (path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0) return load_model_config(path);
+  ModelConfig config = parse_config<ModelConfig>(load_yaml(path), path);
+  validate_model_config(config, path);
+  return config;
+}
+
+// Matrices decay; norms, biases and the embedding do not. The indexer is not trained by this stage (it learns in
+// dense_warmup / sparse), so it is frozen here.
+std::vector<ParamGroup> param_groups(DeepseekV32& model, const OptimConfig& optim) {
+  ParamGroup decay{"decay", {}, optim.lr, optim.weight_decay}, plain{"no_decay", {}, optim.lr, 0.0};
+  for (auto& p : model->named_parameters()) {
+    if (p.key().find(".indexer.") != std::string::npos) {
+      p.value().set_requires_grad(false);
+      continue;
+    }
+    const bool matrix = p.value().dim() >= 2 && p.key().find("embed_tokens") == std::string::npos;
+    (matrix ? decay : plain).params.push_back(p.value());
+  }
+  return {decay, plain};
+}
+
+// Sums every trainable gradient over the ranks in one flat buffer (a missing gradient counts as zero, so every
+// rank contributes the same layout).
+void all_reduce_gradients(const std::vector<ParamGroup>& groups, Communicator& comm) {
+  if (comm.size() == 1) return;
+  std::vector<at::Tensor> grads, parts;
+  for (const auto& g : groups)
+    for (const auto& p : g.params) {
+      if (!p.grad().defined()) const_cast<at::Tensor&>(p).mutable_grad() = at::zeros_like(p);
+      grads.push_back(p.grad());
+      parts.push_back(p.grad().flatten());
+    }
+  at::Tensor flat = at::cat(parts);  // mixed dtypes promote (fp32 router weights among bf16)
+  comm.all_reduce_sum(flat);
+  int64_t offset = 0;
+  for (auto& g : grads) {
+    g.copy_(flat.narrow(0, offset, g.numel()).view_as(g));
+    offset += g.numel();
+  }
+}
+
+// Scales gradients so their global norm is at most max_norm; returns the norm before clipping.
+double clip_gradients(const std::vector<ParamGroup>& groups, double max_norm) {
+  at::NoGradGuard no_grad;
+  double sum_sq = 0;
+  for (const auto& g : groups)
+    for (const auto& p : g.params)
+      if (p.grad().defined()) sum_sq += p.grad().to(at::kFloat).pow(2).sum().item<double>();
+  const double norm = std::sqrt(sum_sq);
+  if (max_norm > 0 && norm > max_norm)
+    for (const auto& g : groups)
+      for (const auto& p : g.params)
+        if (p.grad().defined()) p.grad().mul_(max_norm / (norm + 1e-6));
+  return norm;
+}
+
+// A scalar summed over the ranks (on the communicator's device).
+double all_reduce_scalar(double value, Communicator& comm, const at::Device& device) {
+  at::Tensor t = at::full({1}, value, at::TensorOptions().dtype(at::kDouble).device(device));
+  if (comm.backend() == "nccl") t = t.to(at::kFloat);
+  comm.all_reduce_sum(t);
+  return t.to(at::kDouble).cpu().item<double>();
+}
+
+std::string eta(double seconds) {
+  const int64_t s = static_cast<int64_t>(seconds);
+  return s >= 3600 ? fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60) : fmt::format("{}m{:02d}s", s / 60, s % 60);
+}
+
+}  // namespace
+
+double learning_rate(const OptimConfig& o, int64_t step, int64_t steps) {
+  if (o.warmup_steps > 0 && step <= o.warmup_steps) return o.lr * static_cast<double>(step) / o.warmup_steps;
+  const double span = std::max<int64_t>(1, steps - o.warmup_steps);
+  const double progress = std::min(1.0, static_cast<double>(step - o.warmup_steps) / span);
+  return o.min_lr + 0.5 * (o.lr - o.min_lr) * (1 + std::cos(M_PI * progress));
+}
+
+int run_lm_stage(const TrainConfig& cfg, Communicator& comm, const std::string& run_dir, bool resume) {
+  auto log = logger("trainer");
+  const bool root = comm.rank() == 0;
+  const at::Device device = cfg.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+  DeepseekV32 model(model_config_of(cfg.model));
+  if (cfg.model.checkpoint.empty()) init_weights(model, cfg.model.init_seed);
+  else load_weights(model, cfg.model.checkpoint);
+  cast_model(model, device, device.is_cuda() ? at::kBFloat16 : at::kFloat);
+  std::vector<ParamGroup> groups = param_groups(model, cfg.optim);
+  AdamW optimizer(groups, AdamWOptions{cfg.optim.beta1, cfg.optim.beta2, cfg.optim.eps});
+  auto tokenizer = load_tokenizer(cfg.tokenizer);
+  DataLoader data(cfg.data, *tokenizer);
+  if (root) log->info("{}", data.summary());
+
+  TrainState state;
+  if (resume) {
+    if (auto latest = latest_checkpoint(run_dir)) {
+      state = load_train_checkpoint(*latest, model, optimizer);
+      data.seek(state.data);
+      if (root) log->info("resuming from {} (step {})", *latest, state.step);
+    } else if (root) {
+      log->warn("--resume: no complete checkpoint in {}/checkpoints; starting from step 0", run_dir);
+    }
+  }
+  const LoopConfig& loop = cfg.train;
+  const int64_t last = loop.stop_after > 0 ? std::min(loop.stop_after, loop.steps) : loop.steps;
+  std::unique_ptr<EventWriter> events;  // TensorBoard: <run_dir>/tensorboard (rank 0)
+  if (root) events = std::make_unique<EventWriter>(run_dir + "/tensorboard");
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t first = state.step + 1;  // the first step of this run (after a resume, not 1)
+  int64_t tokens_done = 0;
+  for (int64_t step = state.step + 1; step <= last; ++step) {
+    const double lr = learning_rate(cfg.optim, step, loop.steps);
+    for (auto& g : optimizer.groups()) g.lr = lr;
+    PackedBatch batch = data.next_batch(loop.rows_per_rank, comm.rank(), comm.size());
+    const int64_t B = batch.rows, S = batch.seq_len;
+    at::Tensor rows = at::tensor(batch.tokens, at::kInt).to(at::kLong).view({B, S + 1}).to(device);
+    at::Tensor mask = at::tensor(std::vector<uint8_t>(batch.loss_mask), at::kByte).view({B, S}).to(device, at::kFloat);
+    const double global_targets = all_reduce_scalar(mask.sum().item<double>(), comm, device);
+    at::Tensor logits = model->forward(rows.narrow(1, 0, S)).logits;  // [B, S, V]
+    at::Tensor nll = at::cross_entropy_loss(logits.reshape({B * S, -1}).to(at::kFloat), rows.narrow(1, 1, S).reshape({B * S}),
+                                            {}, at::Reduction::None);
+    at::Tensor loss = (nll * mask.flatten()).sum() / std::max(1.0, global_targets);  // this rank's share of the mean
+    optimizer.zero_grad();
+    loss.backward();
+    all_reduce_gradients(groups, comm);
+    const double grad_norm = clip_gradients(groups, cfg.optim.grad_clip);
+    optimizer.step();
+    const double global_loss = all_reduce_scalar(loss.item<double>(), comm, device);
+    state.step = step;
+    state.data = data.position();
+    tokens_done += B * S * comm.size();
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double tps = tokens_done / std::max(elapsed, 1e-9);
+    if (root) {
+      append_metrics(run_dir, fmt::format("{{\"step\":{},\"loss\":{:.17g},\"lr\":{:.17g},\"grad_norm\":{:.17g},"
+                                          "\"tokens\":{},\"tokens_per_s\":{:.1f}}}",
+                                          step, global_loss, lr, grad_norm, tokens_done, tps));
+      events->scalar("train/loss", global_loss, step);
+      events->scalar("train/lr", lr, step);
+      events->scalar("train/grad_norm", grad_norm, step);
+      events->scalar("train/tokens_per_s", tps, step);
+      events->flush();
+      if (step % loop.log_every == 0 || step == last)
+        log->info("step {}/{} loss {:.4f} lr {:.3g} grad_norm {:.3f} {:.0f} tokens/s eta {}", step, loop.steps,
+                  global_loss, lr, grad_norm, tps, eta(elapsed / (step - first + 1) * (last - step)));
+    }
+    const bool checkpoint = step == last || (loop.checkpoint_every > 0 && step % loop.checkpoint_every == 0);
+    if (checkpoint && root) save_train_checkpoint(run_dir, model, optimizer, state, loop.keep_checkpoints);
+    if (checkpoint) comm.barrier();
+  }
+  if (root) log->info("stage lm done at step {}; model in {}/checkpoints/{}", state.step, run_dir,
+                      fmt::format("step-{:08d}/model", state.step));
+  return 0;
+}
+
+}  // namespace dsrl

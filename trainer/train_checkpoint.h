@@ -1,0 +1,32 @@
+// Training checkpoints: <run_dir>/checkpoints/step-00000042/ holding
+//   model/              config.json + safetensors (HF layout: the next stage's model.checkpoint)
+//   optimizer/          AdamW moments and step counts (safetensors)
+//   trainer_state.json  {"step": 42, "data_position": {...}}, written last: a folder without it is incomplete
+// Written by rank 0 into a temporary folder, then renamed; only the newest `keep` are kept.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "model/transformer.h"
+#include "trainer/adamw.h"
+#include "trainer/data_loader.h"
+
+namespace dsrl {
+
+struct TrainState {
+  int64_t step = 0;           // optimizer steps done
+  DataPosition data;          // where the next batch starts
+};
+
+void save_train_checkpoint(const std::string& run_dir, DeepseekV32& model, AdamW& optimizer,
+                           const TrainState& state, int64_t keep);
+
+// The newest checkpoint that is complete and readable, or nullopt; incomplete or unreadable ones are logged
+// (naming the folder and the problem) and skipped.
+std::optional<std::string> latest_checkpoint(const std::string& run_dir);
+
+// Restores model weights and optimizer state; returns the trainer state.
+TrainState load_train_checkpoint(const std::string& dir, DeepseekV32& model, AdamW& optimizer);
+
+}  // namespace dsrl
