@@ -18,5 +18,8 @@ ctest -L gpu --output-on-failure -V 2>&1 | grep -E '^\[|Test #|tests passed|Fail
 ctest -L cpu -j "$(nproc)" --output-on-failure | tail -4; cpu_rc=${PIPESTATUS[0]}
 mpirun -np 1 trainer/dsrl-train --set stage=preflight --set device=cuda --set run_dir=/tmp/dsrl-gpu-preflight \
   --set preflight.allreduce_mb=256; train_rc=$?
-echo "gpu tests rc=$gpu_rc, cpu tests rc=$cpu_rc, preflight on cuda rc=$train_rc"
-exit $(( gpu_rc || cpu_rc || train_rc ))
+cd "$root"
+mpirun -np 1 build-gpu/trainer/dsrl-train --config configs/lm_tiny.yaml --set device=cuda --set train.steps=30 \
+  --set train.log_every=10 --set run_dir=/tmp/dsrl-gpu-lm; lm_rc=$?
+echo "gpu tests rc=$gpu_rc, cpu tests rc=$cpu_rc, preflight on cuda rc=$train_rc, lm on cuda rc=$lm_rc"
+exit $(( gpu_rc || cpu_rc || train_rc || lm_rc ))
