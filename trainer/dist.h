@@ -41,7 +41,8 @@ class Communicator {
 
 // MPI over COMM_WORLD for CPU tensors.
 std::unique_ptr<Communicator> make_mpi_communicator();
-// NCCL over all ranks for CUDA tensors on this rank's GPU (local rank modulo visible GPUs). Needs DSRL_CUDA.
+// NCCL over all ranks for CUDA tensors on this rank's GPU (local rank modulo visible GPUs), which it makes the
+// process's current device. Needs DSRL_CUDA.
 std::unique_ptr<Communicator> make_nccl_communicator(const MpiSession& mpi);
 
 }  // namespace dsrl

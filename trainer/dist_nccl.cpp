@@ -1,7 +1,7 @@
 // NCCL communicator (built with -DDSRL_CUDA=ON). Rank 0 makes the unique id and broadcasts it over MPI.
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
-#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <mpi.h>
 #include <nccl.h>
 
@@ -33,7 +33,7 @@ class NcclCommunicator final : public Communicator {
     const int devices = static_cast<int>(at::cuda::device_count());
     DSRL_CHECK(devices > 0, "device cuda: no GPU visible on rank {}", rank_);
     device_ = mpi.local_rank() % devices;
-    c10::cuda::CUDAGuard guard(device_);
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(device_));  // this rank's GPU: where at::kCUDA tensors go
     ncclUniqueId id;
     if (rank_ == 0) DSRL_NCCL(ncclGetUniqueId(&id));
     MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD);
