@@ -43,12 +43,12 @@ std::vector<ParamGroup> param_groups(DeepseekV32& model, const OptimConfig& opti
 
 // Sums every trainable gradient over the ranks in one flat buffer (a missing gradient counts as zero, so every
 // rank contributes the same layout).
-void all_reduce_gradients(const std::vector<ParamGroup>& groups, Communicator& comm) {
+void all_reduce_gradients(std::vector<ParamGroup>& groups, Communicator& comm) {
   if (comm.size() == 1) return;
   std::vector<at::Tensor> grads, parts;
-  for (const auto& g : groups)
-    for (const auto& p : g.params) {
-      if (!p.grad().defined()) const_cast<at::Tensor&>(p).mutable_grad() = at::zeros_like(p);
+  for (auto& g : groups)
+    for (auto& p : g.params) {
+      if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
       grads.push_back(p.grad());
       parts.push_back(p.grad().flatten());
     }
@@ -61,14 +61,15 @@ void all_reduce_gradients(const std::vector<ParamGroup>& groups, Communicator& c
   }
 }
 
-// Scales gradients so their global norm is at most max_norm; returns the norm before clipping.
+// Scales gradients so their global norm is at most max_norm; returns the norm before clipping (one host sync).
 double clip_gradients(const std::vector<ParamGroup>& groups, double max_norm) {
   at::NoGradGuard no_grad;
-  double sum_sq = 0;
+  std::vector<at::Tensor> squares;
   for (const auto& g : groups)
     for (const auto& p : g.params)
-      if (p.grad().defined()) sum_sq += p.grad().to(at::kFloat).pow(2).sum().item<double>();
-  const double norm = std::sqrt(sum_sq);
+      if (p.grad().defined()) squares.push_back(p.grad().to(at::kFloat).pow(2).sum());
+  if (squares.empty()) return 0;
+  const double norm = std::sqrt(at::stack(squares).sum().item<double>());
   if (max_norm > 0 && norm > max_norm)
     for (const auto& g : groups)
       for (const auto& p : g.params)
