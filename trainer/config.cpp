@@ -27,6 +27,7 @@ void describe(ConfigIO& io, OptimConfig& c) {
   io.field("beta2", c.beta2, 0.0, 0.999999);
   io.field("eps", c.eps, 0.0, 1.0);
   io.field("grad_clip", c.grad_clip, 0.0, 1e6);
+  io.field("router_bias_rate", c.router_bias_rate, 0.0, 1.0);
   if (io.reading() && c.min_lr > c.lr) io.fail("min_lr", fmt::format("must be <= lr ({}), got {}", c.lr, c.min_lr));
 }
 

@@ -37,6 +37,8 @@ struct OptimConfig {
   double weight_decay = 0.1;
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
   double grad_clip = 1.0;    // clip the global gradient norm to this (0: no clipping)
+  double router_bias_rate = 1e-3;  // aux-loss-free balancing: after each step every MoE layer's
+                                   // e_score_correction_bias += rate * sign(mean load - expert load) (0: off)
 };
 void describe(ConfigIO& io, OptimConfig& c);
 

@@ -77,6 +77,26 @@ double clip_gradients(const std::vector<ParamGroup>& groups, double max_norm) {
   return norm;
 }
 
+// Aux-loss-free balancing (DeepSeek-V3): tokens routed to each expert of each MoE layer, summed over the ranks,
+// move the routers' correction biases towards balance. Returns the mean over layers of max load / mean load.
+double balance_experts(DeepseekV32& model, const std::vector<at::Tensor>& expert_ids, double rate, Communicator& comm) {
+  if (expert_ids.empty()) return 1.0;
+  at::NoGradGuard no_grad;
+  const int64_t E = model->config().n_routed_experts;
+  std::vector<at::Tensor> counts;
+  for (const auto& ids : expert_ids) counts.push_back(at::bincount(ids.flatten(), {}, E).to(at::kFloat));
+  at::Tensor load = at::stack(counts);  // [MoE layers, E]
+  if (comm.size() > 1) comm.all_reduce_sum(load);
+  at::Tensor mean = load.mean(1, true);
+  if (rate > 0) {
+    at::Tensor step = at::sign(mean - load) * rate;  // [MoE layers, E]: underloaded experts up, overloaded down
+    int64_t layer = 0;
+    for (auto& item : model->named_buffers())
+      if (item.key().find("e_score_correction_bias") != std::string::npos) item.value().add_(step[layer++].to(item.value().device()));
+  }
+  return (load.amax(1, true) / mean.clamp_min(1e-9)).mean().item<double>();
+}
+
 // A scalar summed over the ranks (on the communicator's device).
 double all_reduce_scalar(double value, Communicator& comm, const at::Device& device) {
   at::Tensor t = at::full({1}, value, at::TensorOptions().dtype(at::kDouble).device(device));
@@ -138,7 +158,10 @@ int run_lm_stage(const TrainConfig& cfg, Communicator& comm, const std::string& 
     at::Tensor rows = at::tensor(batch.tokens, at::kInt).to(at::kLong).view({B, S + 1}).to(device);
     at::Tensor mask = at::tensor(std::vector<uint8_t>(batch.loss_mask), at::kByte).view({B, S}).to(device, at::kFloat);
     const double global_targets = all_reduce_scalar(mask.sum().item<double>(), comm, device);
-    at::Tensor logits = model->forward(rows.narrow(1, 0, S)).logits;  // [B, S, V]
+    ForwardOptions record;  // the routes, for load balancing
+    record.record = true;
+    ForwardResult out = model->forward(rows.narrow(1, 0, S), record);
+    at::Tensor logits = out.logits;  // [B, S, V]
     at::Tensor nll = at::cross_entropy_loss(logits.reshape({B * S, -1}).to(at::kFloat), rows.narrow(1, 1, S).reshape({B * S}),
                                             {}, at::Reduction::None);
     at::Tensor loss = (nll * mask.flatten()).sum() / std::max(1.0, global_targets);  // this rank's share of the mean
@@ -147,6 +170,7 @@ int run_lm_stage(const TrainConfig& cfg, Communicator& comm, const std::string& 
     all_reduce_gradients(groups, comm);
     const double grad_norm = clip_gradients(groups, cfg.optim.grad_clip);
     optimizer.step();
+    const double imbalance = balance_experts(model, out.expert_ids, cfg.optim.router_bias_rate, comm);
     const double global_loss = all_reduce_scalar(loss.item<double>(), comm, device);
     state.step = step;
     state.data = data.position();
@@ -155,16 +179,18 @@ int run_lm_stage(const TrainConfig& cfg, Communicator& comm, const std::string& 
     const double tps = tokens_done / std::max(elapsed, 1e-9);
     if (root) {
       append_metrics(run_dir, fmt::format("{{\"step\":{},\"loss\":{:.17g},\"lr\":{:.17g},\"grad_norm\":{:.17g},"
-                                          "\"tokens\":{},\"tokens_per_s\":{:.1f}}}",
-                                          step, global_loss, lr, grad_norm, tokens_done, tps));
+                                          "\"moe_max_load\":{:.6g},\"tokens\":{},\"tokens_per_s\":{:.1f}}}",
+                                          step, global_loss, lr, grad_norm, imbalance, tokens_done, tps));
       events->scalar("train/loss", global_loss, step);
       events->scalar("train/lr", lr, step);
       events->scalar("train/grad_norm", grad_norm, step);
       events->scalar("train/tokens_per_s", tps, step);
+      events->scalar("train/moe_max_load", imbalance, step);
       events->flush();
       if (step % loop.log_every == 0 || step == last)
-        log->info("step {}/{} loss {:.4f} lr {:.3g} grad_norm {:.3f} {:.0f} tokens/s eta {}", step, loop.steps,
-                  global_loss, lr, grad_norm, tps, eta(elapsed / (step - first + 1) * (last - step)));
+        log->info("step {}/{} loss {:.4f} lr {:.3g} grad_norm {:.3f} moe max/mean load {:.2f} {:.0f} tokens/s eta {}",
+                  step, loop.steps, global_loss, lr, grad_norm, imbalance, tps,
+                  eta(elapsed / (step - first + 1) * (last - step)));
     }
     const bool checkpoint = step == last || (loop.checkpoint_every > 0 && step % loop.checkpoint_every == 0);
     if (checkpoint && root) save_train_checkpoint(run_dir, model, optimizer, state, loop.keep_checkpoints);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Stage lm end to end (CPU, tiny model, synthetic arithmetic): the loss falls; 2 ranks x b rows equal 1 rank x 2b
-rows; a run killed with SIGKILL and resumed gives bit-identical losses to an uninterrupted one; a damaged newest
+"""Stage lm end to end (CPU, tiny model, synthetic arithmetic): the loss falls; the router-bias update balances
+the experts; 2 ranks x b rows equal 1 rank x 2b rows; a run killed with SIGKILL and resumed gives bit-identical losses to an uninterrupted one; a damaged newest
 checkpoint is skipped with a warning naming it.
 Usage: lm_stage_test.py MPIRUN DSRL_TRAIN SOURCE_DIR"""
 import json
@@ -47,6 +47,17 @@ check("loss falls over 40 steps", l[40] < l[1] - 0.5, f"step 1 {l[1]:.4f}, step 
 events = subprocess.run([sys.executable, f"{SOURCE}/tests/trainer/read_events.py", f"{TMP}/learn/tensorboard"],
                         capture_output=True, text=True).stdout
 check("TensorBoard's reader sees the loss of every step", events.count("scalar train/loss ") == 40, events[-500:])
+
+# Aux-loss-free balancing: the correction-bias update evens out the experts' load.
+def late_load(run):
+    rows = [json.loads(line) for line in open(f"{TMP}/{run}/metrics.jsonl")]
+    return sum(r["moe_max_load"] for r in rows[-20:]) / 20
+
+
+train("unbalanced", sets=["train.steps=60", "optim.router_bias_rate=0"])
+train("balanced", sets=["train.steps=60", "optim.router_bias_rate=0.02"])
+check("the router bias update lowers max/mean expert load", late_load("balanced") < late_load("unbalanced") - 0.5,
+      f"{late_load('balanced'):.2f} vs {late_load('unbalanced'):.2f}")
 
 # Data parallel: 2 ranks x 2 rows == 1 rank x 4 rows, 3 steps, fp32.
 train("one", sets=["train.steps=3", "train.rows_per_rank=4"])
