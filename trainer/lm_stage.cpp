@@ -110,6 +110,37 @@ std::string eta(double seconds) {
   return s >= 3600 ? fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60) : fmt::format("{}m{:02d}s", s / 60, s % 60);
 }
 
+struct StepStats {
+  double loss = 0;       // mean loss over the global batch's trained targets
+  double grad_norm = 0;  // before clipping
+  double imbalance = 1;  // MoE max / mean expert load
+};
+
+// One optimizer step on this rank's rows of the global batch.
+StepStats train_step(DeepseekV32& model, AdamW& optimizer, std::vector<ParamGroup>& groups, const PackedBatch& batch,
+                     const OptimConfig& optim, Communicator& comm, const at::Device& device) {
+  const int64_t B = batch.rows, S = batch.seq_len;
+  at::Tensor rows = at::tensor(batch.tokens, at::kInt).to(at::kLong).view({B, S + 1}).to(device);  // [B, S + 1]
+  at::Tensor mask = at::tensor(batch.loss_mask, at::kByte).view({B, S}).to(device, at::kFloat);     // [B, S]
+  const double global_targets = all_reduce_scalar(mask.sum().item<double>(), comm, device);
+  ForwardOptions record;  // the routes, for load balancing
+  record.record = true;
+  ForwardResult out = model->forward(rows.narrow(1, 0, S), record);  // logits [B, S, V]
+  at::Tensor nll = at::cross_entropy_loss(out.logits.reshape({B * S, -1}).to(at::kFloat),
+                                          rows.narrow(1, 1, S).reshape({B * S}), {}, at::Reduction::None);
+  // This rank's share of the global mean: summing gradients over the ranks gives the single-rank gradient.
+  at::Tensor loss = (nll * mask.flatten()).sum() / std::max(1.0, global_targets);
+  optimizer.zero_grad();
+  loss.backward();
+  all_reduce_gradients(groups, comm);
+  StepStats stats;
+  stats.grad_norm = clip_gradients(groups, optim.grad_clip);
+  optimizer.step();
+  stats.imbalance = balance_experts(model, out.expert_ids, optim.router_bias_rate, comm);
+  stats.loss = all_reduce_scalar(loss.item<double>(), comm, device);
+  return stats;
+}
+
 }  // namespace
 
 double learning_rate(const OptimConfig& o, int64_t step, int64_t steps) {
@@ -154,42 +185,24 @@ int run_lm_stage(const TrainConfig& cfg, Communicator& comm, const std::string& 
     const double lr = learning_rate(cfg.optim, step, loop.steps);
     for (auto& g : optimizer.groups()) g.lr = lr;
     PackedBatch batch = data.next_batch(loop.rows_per_rank, comm.rank(), comm.size());
-    const int64_t B = batch.rows, S = batch.seq_len;
-    at::Tensor rows = at::tensor(batch.tokens, at::kInt).to(at::kLong).view({B, S + 1}).to(device);
-    at::Tensor mask = at::tensor(std::vector<uint8_t>(batch.loss_mask), at::kByte).view({B, S}).to(device, at::kFloat);
-    const double global_targets = all_reduce_scalar(mask.sum().item<double>(), comm, device);
-    ForwardOptions record;  // the routes, for load balancing
-    record.record = true;
-    ForwardResult out = model->forward(rows.narrow(1, 0, S), record);
-    at::Tensor logits = out.logits;  // [B, S, V]
-    at::Tensor nll = at::cross_entropy_loss(logits.reshape({B * S, -1}).to(at::kFloat), rows.narrow(1, 1, S).reshape({B * S}),
-                                            {}, at::Reduction::None);
-    at::Tensor loss = (nll * mask.flatten()).sum() / std::max(1.0, global_targets);  // this rank's share of the mean
-    optimizer.zero_grad();
-    loss.backward();
-    all_reduce_gradients(groups, comm);
-    const double grad_norm = clip_gradients(groups, cfg.optim.grad_clip);
-    optimizer.step();
-    const double imbalance = balance_experts(model, out.expert_ids, cfg.optim.router_bias_rate, comm);
-    const double global_loss = all_reduce_scalar(loss.item<double>(), comm, device);
+    const StepStats stats = train_step(model, optimizer, groups, batch, cfg.optim, comm, device);
     state.step = step;
     state.data = data.position();
-    tokens_done += B * S * comm.size();
+    tokens_done += batch.rows * batch.seq_len * comm.size();
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double tps = tokens_done / std::max(elapsed, 1e-9);
     if (root) {
       append_metrics(run_dir, fmt::format("{{\"step\":{},\"loss\":{:.17g},\"lr\":{:.17g},\"grad_norm\":{:.17g},"
                                           "\"moe_max_load\":{:.6g},\"tokens\":{},\"tokens_per_s\":{:.1f}}}",
-                                          step, global_loss, lr, grad_norm, imbalance, tokens_done, tps));
-      events->scalar("train/loss", global_loss, step);
-      events->scalar("train/lr", lr, step);
-      events->scalar("train/grad_norm", grad_norm, step);
-      events->scalar("train/tokens_per_s", tps, step);
-      events->scalar("train/moe_max_load", imbalance, step);
+                                          step, stats.loss, lr, stats.grad_norm, stats.imbalance, tokens_done, tps));
+      for (const auto& [tag, value] : {std::pair<const char*, double>{"train/loss", stats.loss}, {"train/lr", lr},
+                                       {"train/grad_norm", stats.grad_norm}, {"train/tokens_per_s", tps},
+                                       {"train/moe_max_load", stats.imbalance}})
+        events->scalar(tag, value, step);
       events->flush();
       if (step % loop.log_every == 0 || step == last)
         log->info("step {}/{} loss {:.4f} lr {:.3g} grad_norm {:.3f} moe max/mean load {:.2f} {:.0f} tokens/s eta {}",
-                  step, loop.steps, global_loss, lr, grad_norm, imbalance, tps,
+                  step, loop.steps, stats.loss, lr, stats.grad_norm, stats.imbalance, tps,
                   eta(elapsed / (step - first + 1) * (last - step)));
     }
     const bool checkpoint = step == last || (loop.checkpoint_every > 0 && step % loop.checkpoint_every == 0);
