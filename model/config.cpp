@@ -14,9 +14,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// YaRN's attention temperature: 0.1 * m * ln(s) + 1 for s > 1.
-double yarn_mscale(double factor, double m) { return factor <= 1 ? 1.0 : 0.1 * m * std::log(factor) + 1.0; }
-
 // config.json keys that carry no maths for us (bookkeeping of transformers and of DeepSeek's release).
 const std::set<std::string> kIgnoredKeys = {
     "architectures", "auto_map", "transformers_version", "torch_dtype", "dtype", "use_cache", "initializer_range",
@@ -78,6 +75,8 @@ void convert_rope(const json& rope, YAML::Node& out, const std::string& file, co
 }
 
 }  // namespace
+
+double yarn_mscale(double factor, double m) { return factor <= 1 ? 1.0 : 0.1 * m * std::log(factor) + 1.0; }
 
 double ModelConfig::softmax_scale() const {
   double scale = 1.0 / std::sqrt(static_cast<double>(qk_head_dim()));
@@ -156,6 +155,14 @@ void validate_model_config(const ModelConfig& c, const std::string& source) {
 }
 
 ModelConfig load_model_config(const std::string& path) {
+  auto ends_with = [&](const std::string& suffix) {
+    return path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".yaml") || ends_with(".yml")) {
+    ModelConfig config = parse_config<ModelConfig>(load_yaml(path), path);
+    validate_model_config(config, path);
+    return config;
+  }
   std::string file = path;
   if (std::ifstream(path + "/config.json")) file = path + "/config.json";
   std::ifstream in(file);

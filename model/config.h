@@ -57,13 +57,18 @@ struct ModelConfig {
 };
 
 void describe(ConfigIO& io, ModelConfig& c);
+
+// YaRN's attention temperature: 0.1 * m * ln(factor) + 1 for factor > 1, else 1.
+double yarn_mscale(double factor, double m);
 void describe(ConfigIO& io, RopeScaling& c);
 
 // Throws ConfigError naming `source` and the key when a value is out of range or inconsistent.
 void validate_model_config(const ModelConfig& c, const std::string& source);
 
-// Reads HF config.json (a file, or a folder holding one). Keys that change the maths in ways we do not implement
-// (hidden_act other than silu, scoring_func other than sigmoid, ...) are errors; unknown keys are logged.
+// Reads HF config.json (a file, or a folder holding one), or our YAML (a .yaml/.yml file with the same keys at the
+// top level, e.g. configs/model/tiny.yaml), validated. In config.json, keys that change the maths in ways we do
+// not implement (hidden_act other than silu, scoring_func other than sigmoid, ...) are errors; unknown keys are
+// logged.
 ModelConfig load_model_config(const std::string& path);
 // Writes config.json with HF DeepseekV32 keys (readable by transformers).
 void save_model_config(const ModelConfig& c, const std::string& path);

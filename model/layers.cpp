@@ -22,8 +22,6 @@ torch::nn::Linear linear(int64_t in, int64_t out) {
 
 namespace {
 
-double yarn_mscale(double factor, double m) { return factor <= 1 ? 1.0 : 0.1 * m * std::log(factor) + 1.0; }
-
 // The dimension index at which a frequency completes `rotations` turns over `context` positions.
 double correction_dim(double rotations, double dim, double base, double context) {
   return dim * std::log(context / (rotations * 2 * M_PI)) / (2 * std::log(base));

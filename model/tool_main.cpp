@@ -12,7 +12,6 @@
 #include <iostream>
 #include <map>
 
-#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "model/chat.h"
@@ -90,13 +89,7 @@ DeepseekV32 load(const Args& a) {
 int init(const Args& a) {
   const std::string source = a.get("--config");
   DSRL_CHECK(!source.empty(), "init needs --config MODEL.yaml or config.json");
-  ModelConfig config;
-  if (source.size() > 5 && source.compare(source.size() - 5, 5, ".json") == 0) {
-    config = load_model_config(source);
-  } else {
-    config = parse_config<ModelConfig>(load_yaml(source), source);
-    validate_model_config(config, source);
-  }
+  ModelConfig config = load_model_config(source);
   DeepseekV32 model(config);
   init_weights(model, static_cast<uint64_t>(number(a, "--seed", 0)));
   save_model(model, a.target);

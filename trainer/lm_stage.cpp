@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 
-#include "common/config.h"
 #include "common/log.h"
 #include "model/checkpoint.h"
 #include "model/tokenizer.h"
@@ -16,15 +15,6 @@
 
 namespace dsrl {
 namespace {
-
-ModelConfig model_config_of(const ModelSourceConfig& source) {
-  if (!source.checkpoint.empty()) return load_model_config(source.checkpoint);
-  const std::string& path = source.config;
-  if (path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0) return load_model_config(path);
-  ModelConfig config = parse_config<ModelConfig>(load_yaml(path), path);
-  validate_model_config(config, path);
-  return config;
-}
 
 // Matrices decay; norms, biases and the embedding do not. The indexer is not trained by this stage (it learns in
 // dense_warmup / sparse), so it is frozen here.
@@ -154,7 +144,7 @@ int run_lm_stage(const TrainConfig& cfg, Communicator& comm, const std::string& 
   auto log = logger("trainer");
   const bool root = comm.rank() == 0;
   const at::Device device = cfg.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
-  DeepseekV32 model(model_config_of(cfg.model));
+  DeepseekV32 model(load_model_config(cfg.model.checkpoint.empty() ? cfg.model.config : cfg.model.checkpoint));
   if (cfg.model.checkpoint.empty()) init_weights(model, cfg.model.init_seed);
   else load_weights(model, cfg.model.checkpoint);
   cast_model(model, device, device.is_cuda() ? at::kBFloat16 : at::kFloat);
