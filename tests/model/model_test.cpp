@@ -15,38 +15,81 @@ using testing::tiny_model;
 
 double max_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
 
-// Rows of different lengths: prefill a right-padded batch, then decode one token at a time past index_topk; every
-// step's logits must equal a full forward over the row's whole sequence.
+// The indexer selections one row has made so far, per layer: one [index_topk] row per position, -1 padded.
+struct SelectionLog {
+  std::vector<std::vector<at::Tensor>> per_layer;
+
+  void add(const std::vector<at::Tensor>& recorded, int64_t row, int64_t positions, int64_t width) {
+    per_layer.resize(recorded.size());
+    for (size_t l = 0; l < recorded.size(); ++l) {
+      at::Tensor r = recorded[l][row].narrow(0, 0, positions);  // [positions, k <= width]
+      at::Tensor padded = at::full({positions, width}, -1, at::kLong);
+      padded.narrow(1, 0, r.size(1)).copy_(r);
+      per_layer[l].push_back(padded);
+    }
+  }
+  std::vector<at::Tensor> replay() const {  // per layer [1, positions, width]
+    std::vector<at::Tensor> out;
+    for (const auto& rows : per_layer) out.push_back(at::cat(rows, 0).unsqueeze(0));
+    return out;
+  }
+};
+
+// The selected keys as a sorted set, -1 dropped: [k] per position.
+at::Tensor as_set(const at::Tensor& topk) { return std::get<0>(topk.sort(-1)); }
+
+// Rows of different lengths: prefill a right-padded batch, then decode one token at a time past index_topk. Every
+// step's logits must equal a full forward over the row's whole sequence that replays the selections the decode made
+// (so a near-tie in the indexer, which rounds differently in a [1, T] and an [S, T] product, cannot flip a key);
+// and the full forward's own selections must agree with the decode's almost everywhere.
 TEST(Decode, IncrementalEqualsFullForwardAcrossTopkBoundary) {
   ModelConfig c = tiny_config();
   DeepseekV32 model = tiny_model(c, 7);
   at::NoGradGuard no_grad;
   const std::vector<int64_t> prompt = {5, 11};  // index_topk is 16; decoding runs to 30 tokens
-  const int64_t total = 30;
+  const int64_t total = 30, width = c.index_topk;
   at::Tensor seqs = at::randint(0, c.vocab_size, {2, total}, at::kLong);
   KVCache cache(c, 2, 64, at::TensorOptions().dtype(at::kFloat));
+  SelectionLog log[2];
   // Prefill: [2, 11] with row 0 padded after 5 tokens.
   ForwardOptions pre;
   pre.cache = &cache;
   pre.valid = prompt;
-  at::Tensor logits = model->forward(seqs.narrow(1, 0, 11), pre).logits;
+  pre.record = true;
+  ForwardResult prefill = model->forward(seqs.narrow(1, 0, 11), pre);
   for (int64_t b = 0; b < 2; ++b) {
     at::Tensor full = model->forward(seqs[b].narrow(0, 0, prompt[b]).unsqueeze(0)).logits[0];
-    EXPECT_LE(max_diff(logits[b].narrow(0, 0, prompt[b]), full), 1e-5) << "prefill row " << b;
+    EXPECT_LE(max_diff(prefill.logits[b].narrow(0, 0, prompt[b]), full), 1e-5) << "prefill row " << b;
+    log[b].add(prefill.indexer_topk, b, prompt[b], width);
   }
   // Decode: each row feeds its next token.
+  int64_t compared = 0, agreed = 0;
   for (int64_t step = 0; step < total - prompt[1]; ++step) {
     std::vector<int64_t> pos = {cache.lengths()[0], cache.lengths()[1]};
     at::Tensor next = at::stack({seqs[0][pos[0]], seqs[1][pos[1]]}).view({2, 1});
     ForwardOptions dec;
     dec.cache = &cache;
-    at::Tensor step_logits = model->forward(next, dec).logits;  // [2, 1, V]
+    dec.record = true;
+    ForwardResult decoded = model->forward(next, dec);  // logits [2, 1, V]
     for (int64_t b = 0; b < 2; ++b) {
-      at::Tensor full = model->forward(seqs[b].narrow(0, 0, pos[b] + 1).unsqueeze(0)).logits[0][pos[b]];
-      EXPECT_LE(max_diff(step_logits[b][0], full), 1e-5) << "row " << b << " position " << pos[b];
+      log[b].add(decoded.indexer_topk, b, 1, width);
+      std::vector<at::Tensor> replay = log[b].replay();
+      at::Tensor row = seqs[b].narrow(0, 0, pos[b] + 1).unsqueeze(0);
+      ForwardOptions replayed;
+      replayed.replay_topk = &replay;
+      at::Tensor full = model->forward(row, replayed).logits[0][pos[b]];
+      EXPECT_LE(max_diff(decoded.logits[b][0], full), 1e-5) << "row " << b << " position " << pos[b];
+      ForwardOptions own;
+      own.record = true;
+      ForwardResult chosen = model->forward(row, own);
+      for (size_t l = 0; l < replay.size(); ++l, ++compared) {
+        at::Tensor mine = chosen.indexer_topk[l][0][pos[b]];
+        agreed += at::equal(as_set(mine), as_set(replay[l][0][pos[b]].narrow(0, 0, mine.size(0))));
+      }
     }
   }
   EXPECT_EQ(cache.lengths(), (std::vector<int64_t>{total - prompt[1] + 5, total}));
+  EXPECT_GE(agreed, compared * 9 / 10) << "the decode's indexer selections differ from the full forward's";
 }
 
 TEST(Attention, MqaEqualsMhaOverTheSameSelection) {
