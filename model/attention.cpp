@@ -86,7 +86,7 @@ LayerKeys MLAImpl::new_keys(const at::Tensor& x, const AttentionContext& ctx) {
   LayerKeys keys;
   keys.ckv = kv_a_layernorm(kv.narrow(-1, 0, kv_rank_));                              // [B, S, C]
   keys.kpe = rope_interleaved(kv.narrow(-1, kv_rank_, rope_dim_), ctx.cos, ctx.sin);  // [B, S, R]
-  keys.index_k = indexer->keys(x, ctx);                                               // [B, S, d]
+  keys.index_k = indexer->keys(x.detach(), ctx);                                      // [B, S, d]
   return keys;
 }
 
@@ -99,17 +99,21 @@ at::Tensor MLAImpl::forward(const at::Tensor& x, const LayerKeys& keys, const At
   at::Tensor q_pe = rope_interleaved(q.narrow(-1, nope_dim_, rope_dim_), ctx.cos, ctx.sin);
 
   at::Tensor topk;  // [B, S, k] selected key positions, undefined in dense mode
+  at::Tensor index_scores;  // [B, S, T] with gradient to the indexer's weights when it is being trained
+  if (ctx.indexer_terms) index_scores = indexer->scores(x.detach(), q_lat.detach(), keys.index_k, ctx);
   if (replay_topk.defined()) {
     TORCH_CHECK(replay_topk.dim() == 3 && replay_topk.size(0) == B && replay_topk.size(1) == S,
                 "replayed indexer top-k must be [", B, ", ", S, ", k], got ", replay_topk.sizes());
     TORCH_CHECK(replay_topk.numel() == 0 || replay_topk.max().item<int64_t>() < T, "replayed indexer top-k names a key "
                 "beyond the ", T, " keys present");
     topk = replay_topk.to(at::kLong);
-  } else if (ctx.sparse || chosen_topk) {
+  } else if (ctx.sparse || chosen_topk || ctx.indexer_terms) {
     at::NoGradGuard no_grad;  // the selection is discrete; the indexer learns from its own KL loss
-    topk = indexer->select(indexer->scores(x, q_lat, keys.index_k, ctx));
+    topk = indexer->select(index_scores.defined() ? index_scores.detach()
+                                                  : indexer->scores(x, q_lat, keys.index_k, ctx));
   }
   if (chosen_topk) *chosen_topk = topk;
+  if (ctx.indexer_terms) add_indexer_terms(q_nope, q_pe, keys, ctx, index_scores, topk);
   if (!ctx.sparse && !replay_topk.defined()) topk = at::Tensor();
 
   const bool mqa = ctx.impl == AttentionImpl::kMQA;
@@ -124,8 +128,8 @@ at::Tensor MLAImpl::forward(const at::Tensor& x, const LayerKeys& keys, const At
   return o_proj(out.reshape({B, S, heads_ * v_dim_}));
 }
 
-at::Tensor MLAImpl::attend_mha(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
-                               const at::Tensor& allowed) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> MLAImpl::mha_heads(const at::Tensor& q_nope, const at::Tensor& q_pe,
+                                                                  const LayerKeys& keys) {
   const int64_t B = keys.ckv.size(0), T = keys.ckv.size(1);
   at::Tensor kv = kv_b_proj(keys.ckv).view({B, T, heads_, nope_dim_ + v_dim_});  // [B, T, H, dn + dv]
   // Full-width heads: q = [q_nope, q_pe], k = [k_nope, k_pe shared by the heads].
@@ -133,9 +137,31 @@ at::Tensor MLAImpl::attend_mha(const at::Tensor& q_nope, const at::Tensor& q_pe,
   at::Tensor k = at::cat({kv.narrow(-1, 0, nope_dim_), keys.kpe.unsqueeze(2).expand({B, T, heads_, rope_dim_})}, -1)
                      .transpose(1, 2);                                                          // [B, H, T, dn + R]
   at::Tensor v = kv.narrow(-1, nope_dim_, v_dim_).transpose(1, 2);                              // [B, H, T, dv]
+  return {q, k, v};
+}
+
+at::Tensor MLAImpl::attend_mha(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
+                               const at::Tensor& allowed) {
+  auto [q, k, v] = mha_heads(q_nope, q_pe, keys);
   // Fused attention with the boolean mask (true = may attend): the [B, H, S, T] scores are never stored.
   at::Tensor out = at::scaled_dot_product_attention(q, k, v, allowed.unsqueeze(1), 0.0, false, scale_);
-  return out.transpose(1, 2);                                                                   // [B, S, H, dv]
+  return out.transpose(1, 2);  // [B, S, H, dv]
+}
+
+void MLAImpl::add_indexer_terms(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
+                                const AttentionContext& ctx, const at::Tensor& scores, const at::Tensor& topk) {
+  const int64_t T = keys.ckv.size(1);
+  at::Tensor causal = causal_mask(ctx.positions, T);              // [B, S, T]
+  at::Tensor chosen = causal & selection_mask(topk, T);           // the indexer's top-k
+  at::Tensor attended = ctx.sparse ? chosen : causal;             // what the main attention used
+  at::Tensor q, k;
+  {
+    at::NoGradGuard no_grad;
+    std::tie(q, k, std::ignore) = mha_heads(q_nope.detach(), q_pe.detach(), keys);
+  }
+  AttentionTarget target = attention_target(q, k, scale_, causal, attended, chosen);
+  ctx.indexer_terms->kl.push_back(indexer_kl(target.probs, scores, attended));  // [B, S]
+  ctx.indexer_terms->recall.push_back(target.recall);                           // [B, S]
 }
 
 at::Tensor MLAImpl::attend_mqa(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,

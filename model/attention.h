@@ -12,6 +12,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
+#include "model/indexer_loss.h"
 #include "model/layers.h"
 
 namespace dsrl {
@@ -24,6 +25,7 @@ struct AttentionContext {
   at::Tensor cos, sin;    // [B, S, R/2] fp32 rotary tables at those positions
   bool sparse = true;     // attend to the indexer's top-k (true) or to every causal key (false)
   AttentionImpl impl = AttentionImpl::kAuto;
+  IndexerTerms* indexer_terms = nullptr;  // training the indexer: each layer appends its KL and recall
 };
 
 // Keys and values of one layer: either this forward's tokens or the KV cache after appending them.
@@ -34,6 +36,7 @@ struct LayerKeys {
 };
 
 // Lightning indexer: I[t, s] = sum_j w[t, j] * ReLU(q[t, j] . k[s]) * d^-0.5, w = weights_proj(x) * Hi^-0.5 (fp32).
+// Its inputs are detached: the indexer learns from its KL loss only, and no gradient of it reaches the main model.
 class IndexerImpl : public torch::nn::Module {
  public:
   explicit IndexerImpl(const ModelConfig& config);
@@ -68,6 +71,13 @@ class MLAImpl : public torch::nn::Module {
   Indexer indexer{nullptr};
 
  private:
+  // Per-head queries, keys and values: [B, H, S, dn + R], [B, H, T, dn + R], [B, H, T, dv]
+  std::tuple<at::Tensor, at::Tensor, at::Tensor> mha_heads(const at::Tensor& q_nope, const at::Tensor& q_pe,
+                                                           const LayerKeys& keys);
+  // The indexer's KL and recall for this layer into ctx.indexer_terms. scores: [B, S, T] with gradient,
+  // topk: [B, S, k] the indexer's selection.
+  void add_indexer_terms(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
+                         const AttentionContext& ctx, const at::Tensor& scores, const at::Tensor& topk);
   // q_nope: [B, S, H, dn], q_pe: [B, S, H, R]; allowed: [B, S, T] bool -> [B, S, H, dv]
   at::Tensor attend_mha(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
                         const at::Tensor& allowed);

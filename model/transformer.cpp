@@ -61,6 +61,10 @@ at::Tensor DeepseekV32Impl::hidden(const at::Tensor& tokens, const ForwardOption
   check_replay(o.replay_topk, config_.num_hidden_layers, "indexer top-k");
   AttentionContext ctx;
   ctx.sparse = o.sparse;
+  if (o.indexer_loss) {
+    DSRL_CHECK(traces, "indexer_loss needs a ForwardResult to put the terms in");
+    ctx.indexer_terms = &traces->indexer;
+  }
   ctx.impl = o.impl == AttentionImpl::kAuto ? (o.cache ? AttentionImpl::kMQA : AttentionImpl::kMHA) : o.impl;
   if (o.cache) {
     DSRL_CHECK_EQ(o.cache->batch(), B, "KV cache rows vs token rows");

@@ -24,6 +24,7 @@ struct ForwardOptions {
   const std::vector<at::Tensor>* replay_topk = nullptr;     // [B, S, k] per layer: recorded indexer selection
   bool record = false;             // fill ForwardResult's routing and indexer traces
   bool sparse = true;              // DSA top-k attention (false: every causal key, as in dense warm-up)
+  bool indexer_loss = false;       // train the indexer: fill ForwardResult::indexer (KL to the attention, recall)
   AttentionImpl impl = AttentionImpl::kAuto;
 };
 
@@ -31,6 +32,7 @@ struct ForwardResult {
   at::Tensor logits;                       // [B, S, V] in the model's dtype
   std::vector<at::Tensor> expert_ids;      // when record: [B, S, k] int64 per MoE layer
   std::vector<at::Tensor> indexer_topk;    // when record: [B, S, min(index_topk, T)] int64 per layer, -1 = none
+  IndexerTerms indexer;                    // when indexer_loss: per layer KL [B, S] and recall [B, S]
 };
 
 class DecoderLayerImpl : public torch::nn::Module {

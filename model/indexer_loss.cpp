@@ -1,0 +1,66 @@
+#include "model/indexer_loss.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace dsrl {
+namespace {
+
+constexpr int64_t kBlockElements = int64_t{1} << 26;  // fp32 scores per block of queries (256 MiB)
+
+// log-sum-exp over the keys where `mask` holds. logits: [B, H, s, T], mask: [B, 1, s, T] -> [B, H, s]
+at::Tensor masked_logsumexp(const at::Tensor& logits, const at::Tensor& mask) {
+  return at::logsumexp(logits.masked_fill(mask.logical_not(), -INFINITY), {-1});
+}
+
+}  // namespace
+
+AttentionTarget attention_target(const at::Tensor& q, const at::Tensor& k, double scale, const at::Tensor& causal,
+                                 const at::Tensor& attended, const at::Tensor& chosen) {
+  c10::NoGradGuard no_grad;
+  const int64_t B = q.size(0), H = q.size(1), S = q.size(2), T = k.size(2);
+  const int64_t block = std::max<int64_t>(1, std::min<int64_t>(S, kBlockElements / std::max<int64_t>(1, B * H * T)));
+  at::Tensor kf = k.to(at::kFloat).transpose(2, 3);  // [B, H, dq, T]
+  std::vector<at::Tensor> probs, recall;
+  for (int64_t s0 = 0; s0 < S; s0 += block) {
+    const int64_t n = std::min(block, S - s0);
+    at::Tensor logits = at::matmul(q.narrow(2, s0, n).to(at::kFloat), kf) * scale;  // [B, H, n, T]
+    auto rows = [&](const at::Tensor& m) { return m.narrow(1, s0, n).unsqueeze(1); };  // [B, 1, n, T]
+    at::Tensor lse_causal = masked_logsumexp(logits, rows(causal));                   // [B, H, n]
+    at::Tensor lse_attended = masked_logsumexp(logits, rows(attended));
+    at::Tensor p = (logits - lse_attended.unsqueeze(-1)).exp().masked_fill(rows(attended).logical_not(), 0);
+    probs.push_back(p.mean(1));                                                              // [B, n, T]
+    recall.push_back((masked_logsumexp(logits, rows(chosen)) - lse_causal).exp().mean(1));  // [B, n]
+  }
+  return {at::cat(probs, 1), at::cat(recall, 1)};
+}
+
+at::Tensor indexer_kl(const at::Tensor& target, const at::Tensor& scores, const at::Tensor& attended) {
+  at::Tensor log_q = at::log_softmax(scores.masked_fill(attended.logical_not(), -INFINITY), -1);  // [B, S, T]
+  log_q = at::where(attended, log_q, at::zeros_like(log_q));  // -inf off the attended keys, where target is 0
+  at::Tensor entropy_term = at::xlogy(target, target);        // p log p, 0 where p = 0
+  return (entropy_term - target * log_q).sum(-1);             // [B, S]
+}
+
+AttentionTarget attention_target_reference(const at::Tensor& q, const at::Tensor& k, double scale,
+                                           const at::Tensor& causal, const at::Tensor& attended,
+                                           const at::Tensor& chosen) {
+  const int64_t B = q.size(0), H = q.size(1), S = q.size(2), T = k.size(2);
+  at::Tensor probs = at::zeros({B, S, T}, at::kDouble), recall = at::zeros({B, S}, at::kDouble);
+  at::Tensor qd = q.to(at::kDouble), kd = k.to(at::kDouble);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t h = 0; h < H; ++h) {
+        at::Tensor w = (kd[b][h].matmul(qd[b][h][s]) * scale).exp();  // [T] unnormalised weights
+        const double all = (w * causal[b][s]).sum().item<double>();
+        const double used = (w * attended[b][s]).sum().item<double>();
+        probs[b][s] += w * attended[b][s] / used / H;
+        recall[b][s] += (w * chosen[b][s]).sum().item<double>() / all / H;
+      }
+  return {probs.to(at::kFloat), recall.to(at::kFloat)};
+}
+
+}  // namespace dsrl

@@ -1,0 +1,110 @@
+// The indexer's training signal: the attention target against a plain reference, KL and recall bounds, and the
+// gradient separation of sparse training (LM loss -> main model only, KL -> indexer only).
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "model/attention.h"
+#include "model/indexer_loss.h"
+#include "tests/model/model_fixture.h"
+
+namespace dsrl {
+namespace {
+
+using testing::tiny_config;
+using testing::tiny_model;
+
+double max_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+TEST(IndexerLoss, AttentionTargetMatchesTheReference) {
+  at::manual_seed(3);
+  const int64_t B = 2, H = 3, S = 9, T = 9, d = 8, k = 4;
+  at::Tensor q = at::randn({B, H, S, d}), keys = at::randn({B, H, T, d});
+  at::Tensor positions = at::arange(S).unsqueeze(0).expand({B, S});
+  at::Tensor causal = causal_mask(positions, T);
+  at::Tensor scores = at::randn({B, S, T}).masked_fill(causal.logical_not(), -INFINITY);
+  auto [values, idx] = scores.topk(k, -1);
+  at::Tensor chosen = causal & selection_mask(at::where(at::isinf(values), at::full_like(idx, -1), idx), T);
+  for (bool sparse : {false, true}) {
+    at::Tensor attended = sparse ? chosen : causal;
+    AttentionTarget got = attention_target(q, keys, 0.35, causal, attended, chosen);
+    AttentionTarget want = attention_target_reference(q, keys, 0.35, causal, attended, chosen);
+    EXPECT_LE(max_diff(got.probs, want.probs), 1e-5) << (sparse ? "sparse" : "dense");
+    EXPECT_LE(max_diff(got.recall, want.recall), 1e-5) << (sparse ? "sparse" : "dense");
+    EXPECT_LE(max_diff(got.probs.sum(-1), at::ones({B, S})), 1e-5) << "p_t is L1-normalised";
+    EXPECT_EQ(got.probs.masked_select(attended.logical_not()).abs().sum().item<double>(), 0) << "p_t off the keys";
+  }
+  // The first k queries have at most k causal keys: all of their mass is inside the top-k.
+  AttentionTarget dense = attention_target(q, keys, 0.35, causal, causal, chosen);
+  EXPECT_LE(max_diff(dense.recall.narrow(1, 0, k), at::ones({B, k})), 1e-6);
+  EXPECT_LT(dense.recall.narrow(1, k, S - k).min().item<double>(), 0.999);
+}
+
+TEST(IndexerLoss, KlIsZeroOnlyWhenTheIndexerMatchesTheTarget) {
+  at::manual_seed(4);
+  at::Tensor attended = at::rand({2, 5, 7}) < 0.6;
+  attended.select(-1, 0).fill_(true);
+  at::Tensor target = at::softmax(at::randn({2, 5, 7}).masked_fill(attended.logical_not(), -INFINITY), -1);
+  at::Tensor same = target.log().masked_fill(attended.logical_not(), -INFINITY) + 3.0;  // same distribution
+  EXPECT_LE(indexer_kl(target, same, attended).abs().max().item<double>(), 1e-6);
+  at::Tensor other = at::randn({2, 5, 7}).requires_grad_();
+  at::Tensor kl = indexer_kl(target, other, attended);
+  EXPECT_GT(kl.min().item<double>(), 0);
+  kl.sum().backward();
+  EXPECT_TRUE(at::isfinite(other.grad()).all().item<bool>());
+  EXPECT_EQ(other.grad().masked_select(attended.logical_not()).abs().sum().item<double>(), 0)
+      << "keys outside the attended set get no gradient";
+}
+
+// Which parameters a loss reaches: names with a non-zero gradient.
+std::vector<std::string> reached(DeepseekV32& model, const at::Tensor& loss) {
+  model->zero_grad();
+  loss.backward({}, /*retain_graph=*/true);
+  std::vector<std::string> names;
+  for (auto& p : model->named_parameters())
+    if (p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) names.push_back(p.key());
+  return names;
+}
+
+bool is_indexer(const std::string& name) { return name.find(".indexer.") != std::string::npos; }
+
+TEST(IndexerLoss, SparseTrainingSeparatesTheGradients) {
+  ModelConfig c = tiny_config();  // index_topk 16 < 40 tokens: really sparse
+  DeepseekV32 model = tiny_model(c, 11);
+  at::Tensor tokens = at::randint(0, c.vocab_size, {2, 40}, at::kLong);
+  ForwardOptions o;
+  o.indexer_loss = true;
+  ForwardResult out = model->forward(tokens, o);
+  ASSERT_EQ(out.indexer.kl.size(), static_cast<size_t>(c.num_hidden_layers));
+  at::Tensor lm = at::cross_entropy_loss(out.logits.reshape({-1, c.vocab_size}).narrow(0, 0, 79),
+                                         tokens.flatten().narrow(0, 1, 79));
+  at::Tensor kl = at::stack(out.indexer.kl).mean();
+  std::vector<std::string> from_lm = reached(model, lm), from_kl = reached(model, kl);
+  ASSERT_FALSE(from_lm.empty());
+  ASSERT_FALSE(from_kl.empty());
+  for (const auto& n : from_lm) EXPECT_FALSE(is_indexer(n)) << "LM loss reached " << n;
+  for (const auto& n : from_kl) EXPECT_TRUE(is_indexer(n)) << "KL reached " << n;
+  // Every indexer weight learns from the KL (wq_b, wk, k_norm, weights_proj of every layer).
+  int64_t indexer_params = 0;
+  for (auto& p : model->named_parameters()) indexer_params += is_indexer(p.key());
+  EXPECT_EQ(static_cast<int64_t>(from_kl.size()), indexer_params);
+  for (const auto& r : out.indexer.recall) {
+    EXPECT_GE(r.min().item<double>(), 0);
+    EXPECT_LE(r.max().item<double>(), 1 + 1e-6);
+  }
+}
+
+TEST(IndexerLoss, TermsDoNotChangeTheForward) {
+  ModelConfig c = tiny_config();
+  DeepseekV32 model = tiny_model(c, 12);
+  at::NoGradGuard no_grad;
+  at::Tensor tokens = at::randint(0, c.vocab_size, {1, 40}, at::kLong);
+  for (bool sparse : {true, false}) {
+    ForwardOptions plain, with_terms;
+    plain.sparse = with_terms.sparse = sparse;
+    with_terms.indexer_loss = true;
+    EXPECT_TRUE(at::equal(model->forward(tokens, plain).logits, model->forward(tokens, with_terms).logits));
+  }
+}
+
+}  // namespace
+}  // namespace dsrl
