@@ -16,7 +16,7 @@ using json = nlohmann::json;
 
 // config.json keys that carry no maths for us (bookkeeping of transformers and of DeepSeek's release).
 const std::set<std::string> kIgnoredKeys = {
-    "architectures", "auto_map", "transformers_version", "torch_dtype", "dtype", "use_cache", "initializer_range",
+    "architectures", "auto_map", "transformers_version", "torch_dtype", "dtype", "use_cache",
     "_name_or_path", "id2label", "label2id", "chunk_size_feed_forward", "is_encoder_decoder", "output_attentions",
     "output_hidden_states", "return_dict", "problem_type", "pad_token_id", "ep_size", "head_dim", "qk_head_dim",
     "num_nextn_predict_layers", "tokenizer_class", "attention_dropout", "mlp_bias",
@@ -124,6 +124,7 @@ void describe(ConfigIO& io, ModelConfig& c) {
   io.field("rope_theta", c.rope_theta, 1.0, 1e12);
   io.section("rope_scaling", c.rope_scaling);
   io.field("rms_norm_eps", c.rms_norm_eps, 0.0, 1.0);
+  io.field("initializer_range", c.initializer_range, 0.0, 10.0);
   io.field("max_position_embeddings", c.max_position_embeddings, 1, kBig);
   io.field("tie_word_embeddings", c.tie_word_embeddings);
   io.field("bos_token_id", c.bos_token_id, 0, kBig);

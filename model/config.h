@@ -43,6 +43,7 @@ struct ModelConfig {
   double rope_theta = 10000;          // RoPE base
   RopeScaling rope_scaling;           // YaRN, when type is yarn
   double rms_norm_eps = 1e-6;
+  double initializer_range = 0.02;    // std of the random initialisation of matrices (init_weights)
   int max_position_embeddings = 8192; // longest sequence, tokens
   bool tie_word_embeddings = false;   // lm_head shares the embedding matrix
   int bos_token_id = 0;

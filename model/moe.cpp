@@ -26,6 +26,7 @@ at::Tensor RouterImpl::choose(const at::Tensor& scores) const {
 Routing RouterImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids) {
   at::Tensor scores = at::sigmoid(at::linear(x.to(at::kFloat), weight.to(at::kFloat)));  // [N, E] fp32
   Routing r;
+  r.scores = scores;
   if (replay_ids.defined()) {
     TORCH_CHECK(replay_ids.dim() == 2 && replay_ids.size(0) == x.size(0) && replay_ids.size(1) == top_k_,
                 "replayed expert ids must be [", x.size(0), ", ", top_k_, "], got ", replay_ids.sizes());
@@ -96,12 +97,22 @@ MoEImpl::MoEImpl(const ModelConfig& c) {
                                      MLP(c.hidden_size, static_cast<int64_t>(c.moe_intermediate_size) * c.n_shared_experts));
 }
 
-at::Tensor MoEImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids, at::Tensor* chosen) {
+at::Tensor sequence_balance(const at::Tensor& scores, const at::Tensor& ids) {
+  const int64_t E = scores.size(-1), S = scores.size(1), k = ids.size(-1);
+  at::Tensor routed = at::zeros_like(scores).scatter_add_(-1, ids, at::ones_like(ids, scores.options()));  // [B, S, E]
+  at::Tensor f = routed.sum(1) * (static_cast<double>(E) / (k * S));                                        // [B, E]
+  at::Tensor p = (scores / scores.sum(-1, true)).mean(1);                                                   // [B, E]
+  return (f * p).sum(-1);                                                                                   // [B]
+}
+
+at::Tensor MoEImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids, at::Tensor* chosen,
+                            at::Tensor* balance) {
   const int64_t B = x.size(0), S = x.size(1), D = x.size(2);
   at::Tensor flat = x.reshape({B * S, D});
   at::Tensor replay = replay_ids.defined() ? replay_ids.reshape({B * S, -1}) : at::Tensor();
   Routing routing = gate(flat, replay);
   if (chosen) *chosen = routing.ids.view({B, S, -1});
+  if (balance) *balance = sequence_balance(routing.scores.view({B, S, -1}), routing.ids.view({B, S, -1}));
   at::Tensor out = experts(flat, routing).view({B, S, D});
   if (shared_experts) out = out + shared_experts(x);
   return out;

@@ -11,6 +11,7 @@ namespace dsrl {
 struct Routing {
   at::Tensor ids;      // [N, k] int64 expert ids, best first (or as replayed)
   at::Tensor weights;  // [N, k] fp32: normalised sigmoid scores * routed_scaling_factor
+  at::Tensor scores;   // [N, E] fp32 sigmoid affinities of every expert (with gradient to the router)
 };
 
 class RouterImpl : public torch::nn::Module {
@@ -50,12 +51,20 @@ TORCH_MODULE(Experts);
 class MoEImpl : public torch::nn::Module {
  public:
   explicit MoEImpl(const ModelConfig& config);
-  // x: [B, S, D]; replay_ids [B, S, k] or undefined; chosen (optional) receives the ids used [B, S, k].
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& replay_ids, at::Tensor* chosen);
+  // x: [B, S, D]; replay_ids [B, S, k] or undefined; chosen (optional) receives the ids used [B, S, k];
+  // balance (optional) receives the sequence-wise balance term per row [B] (sequence_balance).
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& replay_ids, at::Tensor* chosen,
+                     at::Tensor* balance = nullptr);
   Router gate{nullptr};
   Experts experts{nullptr};
   MLP shared_experts{nullptr};  // absent when n_shared_experts == 0
 };
 TORCH_MODULE(MoE);
+
+// DeepSeek-V3's complementary sequence-wise balance term, per sequence: sum_i f_i P_i with
+// f_i = E / (k S) * (tokens of the sequence routed to expert i) and P_i = mean over the sequence of
+// s_i / sum_j s_j (normalised affinities). 1 when the load is even; the gradient reaches the router through P.
+// scores: [B, S, E] sigmoid affinities, ids: [B, S, k] -> [B]
+at::Tensor sequence_balance(const at::Tensor& scores, const at::Tensor& ids);
 
 }  // namespace dsrl

@@ -20,13 +20,13 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int64_t index_) : index
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionContext& ctx, KVCache* cache,
                                      const at::Tensor& replay_topk, const at::Tensor& replay_experts,
-                                     at::Tensor* chosen_topk, at::Tensor* chosen_experts) {
+                                     at::Tensor* chosen_topk, at::Tensor* chosen_experts, at::Tensor* balance) {
   at::Tensor h = input_layernorm(x);
   LayerKeys keys = self_attn->new_keys(h, ctx);
   if (cache) keys = cache->append(index, keys);
   at::Tensor y = x + self_attn(h, keys, ctx, replay_topk, chosen_topk);
   at::Tensor z = post_attention_layernorm(y);
-  return y + (mlp_moe ? mlp_moe(z, replay_experts, chosen_experts) : mlp_dense(z));
+  return y + (mlp_moe ? mlp_moe(z, replay_experts, chosen_experts, balance) : mlp_dense(z));
 }
 
 DecoderStackImpl::DecoderStackImpl(const ModelConfig& c) {
@@ -82,13 +82,14 @@ at::Tensor DeepseekV32Impl::hidden(const at::Tensor& tokens, const ForwardOption
     const bool moe = static_cast<bool>(layer->mlp_moe);
     at::Tensor replay_topk = o.replay_topk ? (*o.replay_topk)[i] : at::Tensor();
     at::Tensor replay_experts = (moe && o.replay_experts) ? (*o.replay_experts)[moe_index] : at::Tensor();
-    at::Tensor chosen_topk, chosen_experts;
+    at::Tensor chosen_topk, chosen_experts, balance;
     x = layer->forward(x, ctx, o.cache, replay_topk, replay_experts, o.record ? &chosen_topk : nullptr,
-                       (o.record && moe) ? &chosen_experts : nullptr);
+                       (o.record && moe) ? &chosen_experts : nullptr, (o.balance_loss && moe) ? &balance : nullptr);
     if (o.record && traces) {
       traces->indexer_topk.push_back(chosen_topk);
       if (moe) traces->expert_ids.push_back(chosen_experts);
     }
+    if (balance.defined() && traces) traces->balance.push_back(balance);
     moe_index += moe;
   }
   if (o.cache) o.cache->advance();
@@ -120,7 +121,7 @@ void init_weights(DeepseekV32& model, uint64_t seed) {
     if (norm) {
       t.fill_(name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0 ? 0.0 : 1.0);
     } else {
-      at::Tensor cpu = at::empty(t.sizes(), at::kFloat).normal_(0.0, 0.02, gen);
+      at::Tensor cpu = at::empty(t.sizes(), at::kFloat).normal_(0.0, model->config().initializer_range, gen);
       t.copy_(cpu);
     }
   }

@@ -25,6 +25,7 @@ struct ForwardOptions {
   bool record = false;             // fill ForwardResult's routing and indexer traces
   bool sparse = true;              // DSA top-k attention (false: every causal key, as in dense warm-up)
   bool indexer_loss = false;       // train the indexer: fill ForwardResult::indexer (KL to the attention, recall)
+  bool balance_loss = false;       // fill ForwardResult::balance (sequence-wise MoE balance term, with gradient)
   AttentionImpl impl = AttentionImpl::kAuto;
 };
 
@@ -33,6 +34,7 @@ struct ForwardResult {
   std::vector<at::Tensor> expert_ids;      // when record: [B, S, k] int64 per MoE layer
   std::vector<at::Tensor> indexer_topk;    // when record: [B, S, min(index_topk, T)] int64 per layer, -1 = none
   IndexerTerms indexer;                    // when indexer_loss: per layer KL [B, S] and recall [B, S]
+  std::vector<at::Tensor> balance;         // when balance_loss: [B] per MoE layer (moe.h sequence_balance)
 };
 
 class DecoderLayerImpl : public torch::nn::Module {
@@ -40,7 +42,8 @@ class DecoderLayerImpl : public torch::nn::Module {
   DecoderLayerImpl(const ModelConfig& config, int64_t index);
   // x: [B, S, D] -> [B, S, D]
   at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, KVCache* cache, const at::Tensor& replay_topk,
-                     const at::Tensor& replay_experts, at::Tensor* chosen_topk, at::Tensor* chosen_experts);
+                     const at::Tensor& replay_experts, at::Tensor* chosen_topk, at::Tensor* chosen_experts,
+                     at::Tensor* balance);
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   MLA self_attn{nullptr};
   MLP mlp_dense{nullptr};  // registered as "mlp" in the first_k_dense_replace layers
@@ -81,7 +84,7 @@ TORCH_MODULE(DeepseekV32);
 // Moves to `device` and casts to `dtype`, keeping fp32 where DeepSeek does (router weight and bias, the indexer's
 // weights_proj).
 void cast_model(DeepseekV32& model, const at::Device& device, at::ScalarType dtype);
-// Random initialisation as HF does: normal(0, 0.02) matrices, ones for norms, zero router bias.
+// Random initialisation as HF does: normal(0, initializer_range) matrices, ones for norms, zero router bias.
 void init_weights(DeepseekV32& model, uint64_t seed);
 // Parameters: total, and active per token (k routed experts instead of all).
 std::pair<int64_t, int64_t> count_parameters(const ModelConfig& config);

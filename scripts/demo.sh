@@ -4,7 +4,8 @@
 #
 # What runs today: the foundation (issue 2): dsrl-train runs stage `preflight` (all-reduce across the ranks and
 # GetStatus on every service; the services answer GetStatus only); and the model (issue 3): a random tiny
-# checkpoint made, inspected and sampled with dsrl-model; and stage lm (issue 4, in progress) training it on 2 ranks.
+# checkpoint made, inspected and sampled with dsrl-model; and continued pretraining (issue 4) on 2 ranks: stage lm,
+# then dense_warmup of the indexer, then sparse training.
 # The GRPO pipeline replaces this demo as it lands (rollout engine: issue 5, rewards: 6, GRPO: 7).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,10 +41,16 @@ echo
 "$bin/model/dsrl-model" info "$run/tiny-model"
 "$bin/model/dsrl-model" generate "$run/tiny-model" --prompt "Hello" --max-new 16 --seed 1 > "$run/tiny-model/sample.txt"
 
-# Stage lm (issue 4, in progress): 2 data-parallel ranks train the tiny model on the built-in arithmetic corpus
-# (answers only, SFT); the loss falls within the minute. The checkpoint it writes is an HF-layout model folder.
+# Continued pretraining (issue 4): 2 data-parallel ranks train the tiny model on the built-in arithmetic corpus
+# (stage lm, answers only), then warm its lightning indexer up against the dense attention (dense_warmup: watch the
+# top-k recall rise), then train with top-k sparse attention (sparse). Each stage starts from the previous one's
+# checkpoint, an HF-layout model folder.
 echo
 mpirun --oversubscribe -np 2 "$bin/trainer/dsrl-train" --config configs/lm_tiny.yaml --set run_dir="$run/lm"
+mpirun --oversubscribe -np 2 "$bin/trainer/dsrl-train" --config configs/dense_warmup_tiny.yaml \
+  --set run_dir="$run/dense_warmup" --set model.checkpoint="$run/lm/checkpoints/step-00000100/model"
+mpirun --oversubscribe -np 2 "$bin/trainer/dsrl-train" --config configs/sparse_tiny.yaml \
+  --set run_dir="$run/sparse" --set model.checkpoint="$run/dense_warmup/checkpoints/step-00000100/model"
 echo
-echo "demo: done; everything is in $run (TensorBoard: tensorboard --logdir $run/lm/tensorboard)."
-echo "demo: not built yet: the dense_warmup and sparse stages (issue 4), rollout engine (5), rewards (6), GRPO (7)."
+echo "demo: done; everything is in $run (TensorBoard: tensorboard --logdir $run)."
+echo "demo: not built yet: rollout engine (issue 5), rewards (6), GRPO (7)."

@@ -1,4 +1,5 @@
-// dsrl-train's config (configs/<stage>.yaml). Stages arrive with their issues; today: preflight, lm.
+// dsrl-train's config (configs/<stage>.yaml). Stages arrive with their issues; today: preflight, lm, dense_warmup,
+// sparse.
 #pragma once
 
 #include <string>
@@ -39,14 +40,27 @@ struct OptimConfig {
   double grad_clip = 1.0;    // clip the global gradient norm to this (0: no clipping)
   double router_bias_rate = 1e-3;  // aux-loss-free balancing: after each step every MoE layer's
                                    // e_score_correction_bias += rate * sign(mean load - expert load) (0: off)
+  double seq_balance_alpha = 0;    // weight of DeepSeek-V3's sequence-wise balance loss, summed over MoE layers and
+                                   // averaged over rows (0: off; the paper uses a very small one, e.g. 1e-4)
 };
 void describe(ConfigIO& io, OptimConfig& c);
+
+// Stages dense_warmup and sparse: how the lightning indexer learns (KL to the main attention, docs/training.md).
+struct IndexerTrainConfig {
+  double lr = 1e-3;          // the indexer's peak learning rate (its own param groups; the schedule of `optim`
+                             // scales it by the same factor as optim.lr)
+  double kl_weight = 1.0;    // weight of the KL loss; in sparse training it is added to the LM loss, whose
+                             // gradients never reach the indexer (and the KL's never reach the main model)
+};
+void describe(ConfigIO& io, IndexerTrainConfig& c);
 
 // The training loop shared by the stages.
 struct LoopConfig {
   int64_t steps = 100;            // optimizer steps of the whole run (the schedule spans them)
   int64_t stop_after = 0;         // stop after this step and checkpoint (0: run to `steps`); resume continues
-  int64_t rows_per_rank = 4;      // packed rows of data.seq_len tokens per rank per step
+  int64_t rows_per_rank = 4;      // packed rows of data.seq_len tokens per rank per forward (micro-batch)
+  int64_t tokens_per_step = 0;    // gradient accumulation: tokens per optimizer step over all ranks; a multiple
+                                  // of rows_per_rank * data.seq_len * ranks (0: one micro-batch per step)
   int64_t log_every = 1;          // one info line every N steps (rank 0)
   int64_t checkpoint_every = 0;   // checkpoint every N steps (0: only at the end)
   int64_t keep_checkpoints = 2;   // newest complete checkpoints kept
@@ -54,7 +68,7 @@ struct LoopConfig {
 void describe(ConfigIO& io, LoopConfig& c);
 
 struct TrainConfig {
-  std::string stage = "preflight";  // what to run: preflight, lm (dense_warmup, sparse, grpo to come)
+  std::string stage = "preflight";  // what to run: preflight, lm, dense_warmup, sparse (grpo to come)
   std::string device = "cpu";       // cpu (MPI all-reduce) or cuda (NCCL, one GPU per rank; -DDSRL_CUDA=ON)
   std::string run_dir;              // where the resolved config, metrics and checkpoints go;
                                     // empty: runs/<stage>-<UTC time>
@@ -63,9 +77,15 @@ struct TrainConfig {
   ModelSourceConfig model;          // training stages: the model to train
   std::string tokenizer = "byte";   // training stages: tokenizer.json (or its folder), or "byte"
   DataConfig data;                  // training stages: corpus, packing, order
+  std::string attention = "auto";   // training stages: dense or sparse (DSA top-k) attention; auto: dense for lm
+                                    // and dense_warmup (which needs it), sparse for sparse (which needs it)
   OptimConfig optim;                // training stages
+  IndexerTrainConfig indexer;       // stages dense_warmup and sparse
   LoopConfig train;                 // training stages
 };
 void describe(ConfigIO& io, TrainConfig& c);
+
+// Whether the stage's forward uses top-k sparse attention (resolves attention: auto).
+bool sparse_attention(const TrainConfig& c);
 
 }  // namespace dsrl

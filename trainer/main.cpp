@@ -3,8 +3,8 @@
 #include "common/cli.h"
 #include "trainer/config.h"
 #include "trainer/dist.h"
-#include "trainer/lm_stage.h"
 #include "trainer/preflight.h"
+#include "trainer/pretrain_stage.h"
 #include "trainer/run_dir.h"
 
 namespace dsrl {
@@ -17,8 +17,8 @@ int train(const TrainConfig& config, const MpiSession& mpi, bool resume) {
   const std::string run_dir = mpi.broadcast(mpi.rank() == 0 ? prepare_run_dir(config) : "");
   log->info("stage {} on {} rank(s), device {}, all-reduce over {}{}", config.stage, mpi.size(), config.device,
             comm->backend(), ", run dir " + run_dir);
-  if (config.stage == "lm") return run_lm_stage(config, *comm, run_dir, resume);
-  return run_preflight(config.preflight, *comm, config.device, run_dir);
+  if (config.stage == "preflight") return run_preflight(config.preflight, *comm, config.device, run_dir);
+  return run_pretrain_stage(config, *comm, run_dir, resume);
 }
 
 }  // namespace
@@ -27,6 +27,6 @@ int train(const TrainConfig& config, const MpiSession& mpi, bool resume) {
 int main(int argc, char** argv) {
   dsrl::MpiSession mpi(&argc, &argv);
   return dsrl::run_main<dsrl::TrainConfig>(
-      argc, argv, "dsrl-train: training stages (preflight, lm) under mpirun or srun",
+      argc, argv, "dsrl-train: training stages (preflight, lm, dense_warmup, sparse) under mpirun or srun",
       [&](const dsrl::TrainConfig& config, const dsrl::CommandLine& cli) { return dsrl::train(config, mpi, cli.resume); });
 }

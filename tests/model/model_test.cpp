@@ -5,6 +5,7 @@
 #include "common/config.h"
 #include "model/generate.h"
 #include "model/kv_cache.h"
+#include "model/moe.h"
 #include "tests/model/model_fixture.h"
 
 namespace dsrl {
@@ -191,6 +192,51 @@ TEST(Replay, RejectsMalformedTraces) {
   std::vector<at::Tensor> out_of_range = {at::full({1, 8, 2}, 99, at::kLong), at::zeros({1, 8, 2}, at::kLong)};
   o.replay_experts = &out_of_range;
   EXPECT_THROW(model->forward(tokens, o), c10::Error);
+}
+
+// The sequence-wise balance term against the formula written out per sequence, its value at an even load, and the
+// forward that returns it per MoE layer with a gradient through the routers' affinities.
+TEST(MoEBalance, SequenceTermMatchesTheFormula) {
+  at::manual_seed(2);
+  const int64_t B = 2, S = 6, E = 4, k = 2;
+  at::Tensor scores = at::sigmoid(at::randn({B, S, E}));
+  at::Tensor ids = std::get<1>(scores.topk(k, -1));
+  at::Tensor got = sequence_balance(scores, ids);
+  for (int64_t b = 0; b < B; ++b) {
+    double want = 0;
+    for (int64_t i = 0; i < E; ++i) {
+      const double f = (ids[b] == i).sum().item<double>() * E / (k * S);
+      const double p = (scores[b].select(-1, i) / scores[b].sum(-1)).mean().item<double>();
+      want += f * p;
+    }
+    EXPECT_NEAR(got[b].item<double>(), want, 1e-6) << "row " << b;
+  }
+  // Even load and equal affinities: the minimum, 1.
+  at::Tensor even_ids = at::arange(S * k).remainder(E).view({1, S, k});
+  EXPECT_NEAR(sequence_balance(at::full({1, S, E}, 0.5), even_ids).item<double>(), 1.0, 1e-6);
+}
+
+TEST(MoEBalance, ForwardReturnsOneTermPerMoeLayer) {
+  ModelConfig c = tiny_config();
+  DeepseekV32 model = tiny_model(c, 9);
+  at::Tensor tokens = at::randint(0, c.vocab_size, {3, 20}, at::kLong);
+  ForwardOptions o;
+  o.balance_loss = true;
+  ForwardResult out = model->forward(tokens, o);
+  ASSERT_EQ(out.balance.size(), static_cast<size_t>(c.num_moe_layers()));
+  EXPECT_EQ(out.balance[0].sizes(), (std::vector<int64_t>{3}));
+  at::stack(out.balance).sum().backward();
+  // It reaches every router (and what feeds them), never what only comes after the last router.
+  const std::string last_experts = fmt::format("model.layers.{}.mlp.experts.", c.num_hidden_layers - 1);
+  int64_t routers_reached = 0;
+  for (auto& p : model->named_parameters()) {
+    const bool reached = p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0;
+    if (p.key().find("mlp.gate.weight") != std::string::npos) routers_reached += reached;
+    const bool after = p.key().rfind(last_experts, 0) == 0 || p.key().rfind("lm_head", 0) == 0 ||
+                       p.key() == "model.norm.weight";
+    EXPECT_FALSE(after && reached) << "the balance term reached " << p.key();
+  }
+  EXPECT_EQ(routers_reached, c.num_moe_layers());
 }
 
 TEST(ModelConfigCheck, RejectsInconsistentShapes) {

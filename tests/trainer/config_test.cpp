@@ -26,7 +26,7 @@ TEST(TrainConfig, DefaultsAndPreflightKeys) {
 }
 
 TEST(TrainConfig, RejectsUnbuiltStagesAndBadValues) {
-  EXPECT_NE(error("stage: grpo").find("t.yaml:1: stage must be one of [preflight, lm], got 'grpo'"), std::string::npos);
+  EXPECT_NE(error("stage: grpo").find("t.yaml:1: stage must be one of [preflight, lm, dense_warmup, sparse], got 'grpo'"), std::string::npos);
   EXPECT_NE(error("stage: lm\ndata: {synthetic: {task: copy}}").find("model needs model.checkpoint"), std::string::npos);
   EXPECT_NE(error("stage: lm\nmodel: {config: m.yaml}").find("data needs data.sources or data.synthetic.task"),
             std::string::npos);
@@ -34,6 +34,13 @@ TEST(TrainConfig, RejectsUnbuiltStagesAndBadValues) {
                 .find("optim.min_lr must be <= lr"),
             std::string::npos);
   EXPECT_EQ(error("stage: lm\nmodel: {config: m.yaml}\ndata: {synthetic: {task: copy}}"), "");
+  const std::string indexer_stage = "model: {config: m.yaml}\ndata: {synthetic: {task: copy}}\n";
+  EXPECT_NE(error("stage: dense_warmup\nattention: sparse\n" + indexer_stage).find("dense_warmup trains the indexer "
+                                                                                  "against dense attention"),
+            std::string::npos);
+  EXPECT_NE(error("stage: sparse\nattention: dense\n" + indexer_stage).find("stage sparse is top-k attention"),
+            std::string::npos);
+  EXPECT_NE(error("stage: sparse\nindexer: {lr: -1}\n" + indexer_stage).find("indexer.lr must be in"), std::string::npos);
   EXPECT_NE(error("device: tpu").find("device must be one of [cpu, cuda], got 'tpu'"), std::string::npos);
   EXPECT_NE(error("preflight:\n  deadline_s: 0").find("t.yaml:2: preflight.deadline_s must be in"), std::string::npos);
   EXPECT_NE(error("log: {level: loud}").find("log.level must be one of [trace, debug, info, warn, error, off]"),

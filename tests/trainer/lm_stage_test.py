@@ -1,43 +1,22 @@
 #!/usr/bin/env python3
-"""Stage lm end to end (CPU, tiny model, synthetic arithmetic): the loss falls; the router-bias update balances
-the experts; 2 ranks x b rows equal 1 rank x 2b rows; a run killed with SIGKILL and resumed gives bit-identical losses to an uninterrupted one; a damaged newest
+"""Stage lm end to end (CPU, tiny model, synthetic arithmetic): the loss falls; the router-bias update and the
+sequence-wise balance loss balance the experts; 2 ranks x b rows equal 1 rank x 2b rows and 2 micro-batches of b
+rows; a run killed with SIGKILL and resumed gives bit-identical losses to an uninterrupted one; a damaged newest
 checkpoint is skipped with a warning naming it.
 Usage: lm_stage_test.py MPIRUN DSRL_TRAIN SOURCE_DIR"""
-import json
 import os
+import subprocess
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 
+from stage_runner import StageRunner
+
 MPIRUN, TRAIN, SOURCE = sys.argv[1:4]
-TMP = tempfile.mkdtemp(prefix="dsrl_lm_")
-BASE = ["--config", "configs/lm_tiny.yaml", "--set", "data.seq_len=32", "--set", "log.level=warn"]
-failures = []
-
-
-def train(run, ranks=1, sets=(), resume=False, background=False):
-    cmd = [MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), TRAIN] + BASE
-    cmd += ["--set", f"run_dir={TMP}/{run}"] + [a for s in sets for a in ("--set", s)] + (["--resume"] if resume else [])
-    log = open(f"{TMP}/{run}.log", "a")
-    proc = subprocess.Popen(cmd, cwd=SOURCE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    if background:
-        return proc
-    if proc.wait(timeout=300) != 0:
-        sys.exit(f"FAIL: {' '.join(cmd)} exited {proc.returncode}:\n" + open(f"{TMP}/{run}.log").read())
-
-
-def losses(run):
-    rows = [json.loads(line) for line in open(f"{TMP}/{run}/metrics.jsonl")]
-    return {r["step"]: r["loss"] for r in rows}  # a resumed run appends: later lines win
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"))
-    if not ok:
-        failures.append(name)
+R = StageRunner(MPIRUN, TRAIN, SOURCE, ["--config", "configs/lm_tiny.yaml", "--set", "data.seq_len=32",
+                                        "--set", "log.level=warn"], "dsrl_lm_")
+TMP, train, losses, check = R.tmp, R.train, R.losses, R.check
 
 
 # The loss falls on the arithmetic corpus.
@@ -50,7 +29,7 @@ check("TensorBoard's reader sees the loss of every step", events.count("scalar t
 
 # Aux-loss-free balancing: the correction-bias update evens out the experts' load.
 def late_load(run):
-    rows = [json.loads(line) for line in open(f"{TMP}/{run}/metrics.jsonl")]
+    rows = list(R.metrics(run).values())
     return sum(r["moe_max_load"] for r in rows[-20:]) / 20
 
 
@@ -58,6 +37,10 @@ train("unbalanced", sets=["train.steps=60", "optim.router_bias_rate=0"])
 train("balanced", sets=["train.steps=60", "optim.router_bias_rate=0.02"])
 check("the router bias update lowers max/mean expert load", late_load("balanced") < late_load("unbalanced") - 0.5,
       f"{late_load('balanced'):.2f} vs {late_load('unbalanced'):.2f}")
+train("seq_balanced", sets=["train.steps=60", "optim.router_bias_rate=0", "optim.seq_balance_alpha=0.01"])
+check("the sequence-wise balance loss lowers max/mean expert load",
+      late_load("seq_balanced") < late_load("unbalanced") - 0.5,
+      f"{late_load('seq_balanced'):.2f} vs {late_load('unbalanced'):.2f}")
 
 # Data parallel: 2 ranks x 2 rows == 1 rank x 4 rows, 3 steps, fp32.
 train("one", sets=["train.steps=3", "train.rows_per_rank=4"])
@@ -65,6 +48,15 @@ train("two", ranks=2, sets=["train.steps=3", "train.rows_per_rank=2"])
 a, b = losses("one"), losses("two")
 worst = max(abs(a[s] - b[s]) for s in (1, 2, 3))
 check("2 ranks x b rows == 1 rank x 2b rows (|loss diff| <= 1e-6)", worst <= 1e-6, f"max diff {worst:.3g}: {a} vs {b}")
+
+# Gradient accumulation: 2 micro-batches of 2 rows == one batch of 4 rows (tokens_per_step = 4 rows x 32 tokens).
+train("accumulated", sets=["train.steps=3", "train.rows_per_rank=2", "train.tokens_per_step=128"])
+c = losses("accumulated")
+worst = max(abs(a[s] - c[s]) for s in (1, 2, 3))
+check("2 micro-batches x 2 rows == 1 batch x 4 rows (|loss diff| <= 1e-6)", worst <= 1e-6, f"max diff {worst:.3g}")
+train("indivisible", sets=["train.steps=3", "train.rows_per_rank=2", "train.tokens_per_step=100"], expect_exit=2)
+check("a tokens_per_step that micro-batches cannot fill is refused, naming the key",
+      "train.tokens_per_step must be a multiple of" in R.log("indivisible"), R.log("indivisible")[-800:])
 
 # Resume: SIGKILL somewhere after step 7, resume, compare with an uninterrupted run (bit-identical losses).
 steps = ["train.steps=12", "train.checkpoint_every=1", "train.keep_checkpoints=3"]
@@ -98,7 +90,4 @@ check("a truncated checkpoint is skipped with a warning naming it", f"skipping c
 check("the run resumed from the checkpoint before it", f"resuming from {TMP}/damaged/checkpoints/{ckpts[-2]}" in log,
       log[-1500:])
 
-shutil.rmtree(TMP, ignore_errors=True)
-if failures:
-    sys.exit(f"{len(failures)} failed")
-print("all lm stage checks passed")
+R.finish("lm stage")

@@ -1,0 +1,54 @@
+"""Runs dsrl-train stages for the end-to-end tests: mpirun command lines, logs, metrics and checks."""
+import json
+import subprocess
+import sys
+import tempfile
+
+
+class StageRunner:
+    def __init__(self, mpirun, train, source, base, prefix):
+        self.mpirun, self.train_bin, self.source, self.base = mpirun, train, source, base
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.failures = []
+
+    def train(self, run, ranks=1, sets=(), resume=False, background=False, expect_exit=0):
+        """Runs dsrl-train into <tmp>/<run> (log <tmp>/<run>.log); returns the process when background."""
+        cmd = [self.mpirun, "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), self.train_bin] + self.base
+        cmd += ["--set", f"run_dir={self.tmp}/{run}"] + [a for s in sets for a in ("--set", s)]
+        cmd += ["--resume"] if resume else []
+        log = open(f"{self.tmp}/{run}.log", "a")
+        proc = subprocess.Popen(cmd, cwd=self.source, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        if background:
+            return proc
+        if proc.wait(timeout=300) != expect_exit:
+            sys.exit(f"FAIL: {' '.join(cmd)} exited {proc.returncode}, expected {expect_exit}:\n" + self.log(run))
+        return None
+
+    def log(self, run):
+        return open(f"{self.tmp}/{run}.log").read()
+
+    def metrics(self, run):
+        """metrics.jsonl as {step: row}; a resumed run appends, so later lines win."""
+        rows = [json.loads(line) for line in open(f"{self.tmp}/{run}/metrics.jsonl")]
+        return {r["step"]: r for r in rows}
+
+    def losses(self, run, key="loss"):
+        return {step: row[key] for step, row in self.metrics(run).items()}
+
+    def model(self, run):
+        """The newest checkpoint's model folder of a run."""
+        import os
+        ckpts = sorted(os.listdir(f"{self.tmp}/{run}/checkpoints"))
+        return f"{self.tmp}/{run}/checkpoints/{ckpts[-1]}/model"
+
+    def check(self, name, ok, detail=""):
+        print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"))
+        if not ok:
+            self.failures.append(name)
+
+    def finish(self, what):
+        import shutil
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.failures:
+            sys.exit(f"{len(self.failures)} failed")
+        print(f"all {what} checks passed")
