@@ -83,11 +83,12 @@ at::Tensor DeepseekV32Impl::hidden(const at::Tensor& tokens, const ForwardOption
     at::Tensor replay_topk = o.replay_topk ? (*o.replay_topk)[i] : at::Tensor();
     at::Tensor replay_experts = (moe && o.replay_experts) ? (*o.replay_experts)[moe_index] : at::Tensor();
     at::Tensor chosen_topk, chosen_experts, balance;
-    x = layer->forward(x, ctx, o.cache, replay_topk, replay_experts, o.record ? &chosen_topk : nullptr,
+    const bool topk = o.record && o.record_topk;
+    x = layer->forward(x, ctx, o.cache, replay_topk, replay_experts, topk ? &chosen_topk : nullptr,
                        (o.record && moe) ? &chosen_experts : nullptr, (o.balance_loss && moe) ? &balance : nullptr);
-    if (o.record && traces) {
-      traces->indexer_topk.push_back(chosen_topk);
-      if (moe) traces->expert_ids.push_back(chosen_experts);
+    if (traces) {
+      if (topk) traces->indexer_topk.push_back(chosen_topk);
+      if (o.record && moe) traces->expert_ids.push_back(chosen_experts);
     }
     if (balance.defined() && traces) traces->balance.push_back(balance);
     moe_index += moe;

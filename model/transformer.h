@@ -23,6 +23,8 @@ struct ForwardOptions {
   const std::vector<at::Tensor>* replay_experts = nullptr;  // keep routing: [B, S, k] per MoE layer, in order
   const std::vector<at::Tensor>* replay_topk = nullptr;     // [B, S, k] per layer: recorded indexer selection
   bool record = false;             // fill ForwardResult's routing and indexer traces
+  bool record_topk = true;         // with record: the indexer's selection too (in dense mode that costs the
+                                   // indexer pass that would otherwise be skipped)
   bool sparse = true;              // DSA top-k attention (false: every causal key, as in dense warm-up)
   bool indexer_loss = false;       // train the indexer: fill ForwardResult::indexer (KL to the attention, recall)
   bool balance_loss = false;       // fill ForwardResult::balance (sequence-wise MoE balance term, with gradient)

@@ -63,6 +63,7 @@ void forward_backward(DeepseekV32& model, const PackedBatch& batch, const Object
   at::Tensor mask = at::tensor(batch.loss_mask, at::kByte).view({B, S}).to(device, at::kFloat);     // [B, S]
   ForwardOptions o;
   o.record = obj.balance;  // the routes, for load balancing
+  o.record_topk = false;
   o.sparse = obj.sparse;
   o.indexer_loss = obj.indexer_loss;
   o.balance_loss = obj.balance_alpha > 0;
@@ -154,12 +155,13 @@ std::string describe_step(const Objective& obj, const StepStats& s) {
 }
 
 void record_step(const std::string& run_dir, EventWriter& events, const Objective& obj, int64_t step, double lr,
-                 const StepStats& s, int64_t tokens, double tps) {
+                 const StepStats& s, int64_t tokens, double tps, double step_s) {
   std::string line = fmt::format("{{\"step\":{},\"loss\":{:.17g},\"lm_loss\":{:.17g},\"lr\":{:.17g},"
                                  "\"grad_norm\":{:.17g},\"moe_max_load\":{:.6g}",
                                  step, s.loss, s.lm_loss, lr, s.grad_norm, s.imbalance);
   if (obj.indexer_loss) line += fmt::format(",\"indexer_kl\":{:.17g},\"topk_recall\":{:.17g}", s.kl, s.recall);
-  append_metrics(run_dir, line + fmt::format(",\"tokens\":{},\"tokens_per_s\":{:.1f}}}", tokens, tps));
+  append_metrics(run_dir, line + fmt::format(",\"tokens\":{},\"tokens_per_s\":{:.1f},\"step_s\":{:.6f}}}", tokens,
+                                             tps, step_s));
   std::vector<std::pair<const char*, double>> scalars = {
       {"train/loss", s.loss}, {"train/lm_loss", s.lm_loss}, {"train/lr", lr}, {"train/grad_norm", s.grad_norm},
       {"train/tokens_per_s", tps}, {"train/moe_max_load", s.imbalance}};
@@ -212,17 +214,20 @@ int run_pretrain_stage(const TrainConfig& cfg, Communicator& comm, const std::st
   for (int64_t step = first; step <= last; ++step) {
     const double factor = schedule_factor(cfg.optim, step, loop.steps);
     for (size_t i = 0; i < groups.size(); ++i) optimizer.groups()[i].lr = peak_lr[i] * factor;
+    const auto step_start = std::chrono::steady_clock::now();
     std::vector<PackedBatch> batches;
     for (int64_t m = 0; m < micro; ++m) batches.push_back(data.next_batch(loop.rows_per_rank, comm.rank(), comm.size()));
     const StepStats stats = train_step(model, optimizer, groups, batches, obj, cfg, comm, device);
     state.step = step;
     state.data = data.position();
     tokens_done += micro * loop.rows_per_rank * cfg.data.seq_len * comm.size();
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    const double step_s = std::chrono::duration<double>(now - step_start).count();
     const double tps = tokens_done / std::max(elapsed, 1e-9);
     if (root) {
       const double lr = optimizer.groups()[0].lr;
-      record_step(run_dir, *events, obj, step, lr, stats, tokens_done, tps);
+      record_step(run_dir, *events, obj, step, lr, stats, tokens_done, tps, step_s);
       if (step % loop.log_every == 0 || step == last)
         log->info("step {}/{} {} lr {:.3g} grad_norm {:.3f} {:.0f} tokens/s eta {}", step, loop.steps,
                   describe_step(obj, stats), lr, stats.grad_norm, tps,
