@@ -7,11 +7,7 @@ cd "$root"
 source .gpu-deps/env.sh
 set -e
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-if [ ! -f build-gpu/build.ninja ]; then
-  cmake -S . -B build-gpu -G Ninja -DDSRL_CUDA=ON -DCMAKE_PREFIX_PATH="$CMAKE_PREFIX_PATH" -DNCCL_ROOT="$NCCL_ROOT" \
-    -DDSRL_GTEST_SOURCE="$root/.gpu-deps/googletest" -DDSRL_JSON_INCLUDE_DIR="$root/.gpu-deps/include" > build-gpu.cmake.log 2>&1 || { tail -40 build-gpu.cmake.log; exit 1; }
-fi
-ninja -C build-gpu -j "$(nproc)"
+scripts/gpu-build.sh
 cd build-gpu
 set +e
 ctest -L gpu --output-on-failure -V 2>&1 | grep -E '^\[|Test #|tests passed|Failure|Expected|Which is|error' ; gpu_rc=${PIPESTATUS[0]}

@@ -9,6 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+if [ -f .gpu-deps/env.sh ]; then source .gpu-deps/env.sh; fi
 ranks=${1:-1}
 bin=${DSRL_BUILD_DIR:-$root/build-gpu}/trainer/dsrl-train
 config=$root/scripts/bench/dsv32_286m_config.json
