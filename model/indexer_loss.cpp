@@ -11,11 +11,6 @@ namespace {
 
 constexpr int64_t kBlockElements = int64_t{1} << 26;  // fp32 scores per block of queries (256 MiB)
 
-// log-sum-exp over the keys where `mask` holds. logits: [B, H, s, T], mask: [B, 1, s, T] -> [B, H, s]
-at::Tensor masked_logsumexp(const at::Tensor& logits, const at::Tensor& mask) {
-  return at::logsumexp(logits.masked_fill(mask.logical_not(), -INFINITY), {-1});
-}
-
 }  // namespace
 
 AttentionTarget attention_target(const at::Tensor& q, const at::Tensor& k, double scale, const at::Tensor& causal,
@@ -23,17 +18,25 @@ AttentionTarget attention_target(const at::Tensor& q, const at::Tensor& k, doubl
   c10::NoGradGuard no_grad;
   const int64_t B = q.size(0), H = q.size(1), S = q.size(2), T = k.size(2);
   const int64_t block = std::max<int64_t>(1, std::min<int64_t>(S, kBlockElements / std::max<int64_t>(1, B * H * T)));
+  const bool dense = attended.is_same(causal);  // dense attention: p_t is the causal softmax itself
   at::Tensor kf = k.to(at::kFloat).transpose(2, 3);  // [B, H, dq, T]
   std::vector<at::Tensor> probs, recall;
   for (int64_t s0 = 0; s0 < S; s0 += block) {
     const int64_t n = std::min(block, S - s0);
-    at::Tensor logits = at::matmul(q.narrow(2, s0, n).to(at::kFloat), kf) * scale;  // [B, H, n, T]
     auto rows = [&](const at::Tensor& m) { return m.narrow(1, s0, n).unsqueeze(1); };  // [B, 1, n, T]
-    at::Tensor lse_causal = masked_logsumexp(logits, rows(causal));                   // [B, H, n]
-    at::Tensor lse_attended = masked_logsumexp(logits, rows(attended));
-    at::Tensor p = (logits - lse_attended.unsqueeze(-1)).exp().masked_fill(rows(attended).logical_not(), 0);
-    probs.push_back(p.mean(1));                                                              // [B, n, T]
-    recall.push_back((masked_logsumexp(logits, rows(chosen)) - lse_causal).exp().mean(1));  // [B, n]
+    at::Tensor logits = at::matmul(q.narrow(2, s0, n).to(at::kFloat), kf).mul_(scale);  // [B, H, n, T]
+    logits.masked_fill_(rows(causal).logical_not(), -INFINITY);
+    at::Tensor lse_causal = at::logsumexp(logits, {-1}, true);                             // [B, H, n, 1]
+    if (dense) {
+      at::Tensor p = logits.sub_(lse_causal).exp_();                                       // [B, H, n, T]
+      recall.push_back(p.mul(rows(chosen)).sum(-1).mean(1));                               // [B, n]
+      probs.push_back(p.mean(1));                                                          // [B, n, T]
+    } else {  // sparse: p_t over the attended keys; the recall is their share of the causal mass
+      logits.masked_fill_(rows(attended).logical_not(), -INFINITY);
+      at::Tensor lse_attended = at::logsumexp(logits, {-1}, true);
+      recall.push_back((lse_attended - lse_causal).exp().squeeze(-1).mean(1));
+      probs.push_back(logits.sub_(lse_attended).exp_().mean(1));
+    }
   }
   return {at::cat(probs, 1), at::cat(recall, 1)};
 }

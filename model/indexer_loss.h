@@ -23,7 +23,8 @@ struct AttentionTarget {
 };
 
 // q: [B, H, S, dq], k: [B, H, T, dq] (the MHA layout, scores = q k^T * scale); causal, attended, chosen: [B, S, T]
-// bool (attended and chosen within causal). Computed without gradient, a block of queries at a time, so the
+// bool (attended and chosen within causal; pass `causal` itself as `attended` for dense attention, the faster
+// path). Computed without gradient, a block of queries at a time, so the
 // [B, H, S, T] probabilities are never held whole.
 AttentionTarget attention_target(const at::Tensor& q, const at::Tensor& k, double scale, const at::Tensor& causal,
                                  const at::Tensor& attended, const at::Tensor& chosen);
