@@ -65,6 +65,16 @@ DeepseekV32 load_model(const std::string& folder, const at::Device& device, at::
   return model;
 }
 
+DeepseekV32 load_model_source(const ModelSourceConfig& source, const at::Device& device, at::ScalarType dtype) {
+  DSRL_CHECK(!source.checkpoint.empty() || !source.config.empty(),
+             "model needs model.checkpoint (a folder) or model.config (a model config to initialise)");
+  if (!source.checkpoint.empty()) return load_model(source.checkpoint, device, dtype);
+  DeepseekV32 model(load_model_config(source.config));
+  init_weights(model, source.init_seed);
+  cast_model(model, device, dtype);
+  return model;
+}
+
 void save_model(DeepseekV32& model, const std::string& folder, at::ScalarType dtype, uint64_t max_shard_bytes) {
   std::filesystem::create_directories(folder);
   std::vector<std::pair<std::string, at::Tensor>> tensors;

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/model_source.h"
 #include "model/transformer.h"
 
 namespace dsrl {
@@ -22,6 +23,10 @@ std::vector<std::pair<std::string, at::Tensor>> checkpoint_tensors(DeepseekV32& 
 // indexer weights stay fp32). Missing tensors or shape mismatches are errors naming the file and the tensor;
 // tensors the model does not use (e.g. multi-token-prediction layers) are logged and skipped.
 DeepseekV32 load_model(const std::string& folder, const at::Device& device, at::ScalarType dtype);
+
+// The model a `model:` config section names: the checkpoint folder when set, else a random initialisation of
+// `config` with `init_seed`; on `device` in `dtype` (fp32 where DeepSeek keeps it).
+DeepseekV32 load_model_source(const ModelSourceConfig& source, const at::Device& device, at::ScalarType dtype);
 
 // Loads the weights of `folder` into an existing model (its config must match): the same checks as load_model.
 void load_weights(DeepseekV32& model, const std::string& folder);

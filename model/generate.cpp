@@ -56,7 +56,7 @@ std::vector<Generation> generate(DeepseekV32& model, const std::vector<std::vect
       out[b].tokens.push_back(token[b]);
       out[b].logprobs.push_back(logprob[b]);
       if (std::count(options.stop_token_ids.begin(), options.stop_token_ids.end(), token[b])) done[b] = out[b].stopped = true;
-      if (cache.lengths()[b] + 1 >= capacity) done[b] = true;
+      if (cache.length(b) + 1 >= capacity) done[b] = true;
     }
     if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
     ForwardOptions decode;

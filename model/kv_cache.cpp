@@ -9,14 +9,44 @@
 
 namespace dsrl {
 
-KVCache::KVCache(const ModelConfig& c, int64_t batch, int64_t max_len, const at::TensorOptions& options)
-    : lengths_(batch, 0), max_len_(max_len) {
-  DSRL_CHECK(batch >= 1 && max_len >= 1, "KV cache needs batch >= 1 and max_len >= 1, got {} and {}", batch, max_len);
+KVCache::KVCache(const ModelConfig& c, int64_t rows, int64_t max_len, const at::TensorOptions& options)
+    : lengths_(rows, 0), max_len_(max_len), count_(rows) {
+  DSRL_CHECK(rows >= 1 && max_len >= 1, "KV cache needs rows >= 1 and max_len >= 1, got {} and {}", rows, max_len);
   for (int i = 0; i < c.num_hidden_layers; ++i) {
-    ckv_.push_back(at::zeros({batch, max_len, c.kv_lora_rank}, options));
-    kpe_.push_back(at::zeros({batch, max_len, c.qk_rope_head_dim}, options));
-    index_k_.push_back(at::zeros({batch, max_len, c.index_head_dim}, options));
+    ckv_.push_back(at::zeros({rows, max_len, c.kv_lora_rank}, options));
+    kpe_.push_back(at::zeros({rows, max_len, c.qk_rope_head_dim}, options));
+    index_k_.push_back(at::zeros({rows, max_len, c.index_head_dim}, options));
   }
+}
+
+std::vector<int64_t> KVCache::lengths() const {
+  return std::vector<int64_t>(lengths_.begin() + first_, lengths_.begin() + first_ + count_);
+}
+
+int64_t KVCache::bytes_per_token() const {
+  int64_t total = 0;
+  for (size_t i = 0; i < ckv_.size(); ++i)
+    total += (ckv_[i].size(2) + kpe_[i].size(2) + index_k_[i].size(2)) * ckv_[i].element_size();
+  return total;
+}
+
+void KVCache::set_window(int64_t first, int64_t count) {
+  DSRL_CHECK(first >= 0 && count >= 1 && first + count <= rows(), "KV cache window [{}, {}) outside its {} rows",
+             first, first + count, rows());
+  first_ = first;
+  count_ = count;
+}
+
+void KVCache::move_row(int64_t from, int64_t to) {
+  DSRL_CHECK(from >= 0 && from < rows() && to >= 0 && to < rows(), "KV cache move_row({}, {}) outside {} rows", from,
+             to, rows());
+  if (from == to) return;
+  const int64_t n = lengths_[from];
+  for (auto* storage : {&ckv_, &kpe_, &index_k_})
+    for (auto& t : *storage)
+      if (n > 0) t[to].narrow(0, 0, n).copy_(t[from].narrow(0, 0, n));
+  lengths_[to] = n;
+  lengths_[from] = 0;
 }
 
 int64_t KVCache::bytes() const {
@@ -27,7 +57,7 @@ int64_t KVCache::bytes() const {
 }
 
 at::Tensor KVCache::positions(int64_t new_tokens, const at::Device& device) const {
-  at::Tensor start = at::tensor(lengths_, at::kLong).to(device).unsqueeze(1);           // [B, 1]
+  at::Tensor start = at::tensor(lengths(), at::kLong).to(device).unsqueeze(1);         // [B, 1]
   return start + at::arange(new_tokens, at::TensorOptions().dtype(at::kLong).device(device));  // [B, S]
 }
 
@@ -38,7 +68,7 @@ void KVCache::begin_append(const std::vector<int64_t>& valid, int64_t new_tokens
   std::vector<int64_t> rows, slots, sources;
   keys_ = 0;
   for (int64_t b = 0; b < B; ++b) {
-    const int64_t n = valid[b], at_len = lengths_[b];
+    const int64_t n = valid[b], at_len = lengths_[first_ + b];
     DSRL_CHECK(n >= 0 && n <= new_tokens, "row {}: {} valid tokens of {} new ones", b, n, new_tokens);
     DSRL_CHECK(at_len + n <= max_len_, "KV cache row {} overflows: {} cached + {} new > capacity {}", b, at_len, n,
                max_len_);
@@ -53,17 +83,17 @@ void KVCache::begin_append(const std::vector<int64_t>& valid, int64_t new_tokens
 }
 
 LayerKeys KVCache::append(int64_t layer, const LayerKeys& fresh) {
+  at::Tensor ckv = window(ckv_[layer]), kpe = window(kpe_[layer]), index_k = window(index_k_[layer]);
   if (rows_.numel() > 0) {
-    ckv_[layer].index_put_({rows_, slots_}, fresh.ckv.index({rows_, sources_}));
-    kpe_[layer].index_put_({rows_, slots_}, fresh.kpe.index({rows_, sources_}));
-    index_k_[layer].index_put_({rows_, slots_}, fresh.index_k.index({rows_, sources_}));
+    ckv.index_put_({rows_, slots_}, fresh.ckv.index({rows_, sources_}));
+    kpe.index_put_({rows_, slots_}, fresh.kpe.index({rows_, sources_}));
+    index_k.index_put_({rows_, slots_}, fresh.index_k.index({rows_, sources_}));
   }
-  return LayerKeys{ckv_[layer].narrow(1, 0, keys_), kpe_[layer].narrow(1, 0, keys_),
-                   index_k_[layer].narrow(1, 0, keys_)};
+  return LayerKeys{ckv.narrow(1, 0, keys_), kpe.narrow(1, 0, keys_), index_k.narrow(1, 0, keys_)};
 }
 
 void KVCache::advance() {
-  for (int64_t b = 0; b < batch(); ++b) lengths_[b] += valid_[b];
+  for (int64_t b = 0; b < batch(); ++b) lengths_[first_ + b] += valid_[b];
   valid_.assign(batch(), 0);
 }
 

@@ -1,5 +1,7 @@
-// The latent KV cache of a batch of sequences: per layer c_kv [B, Smax, C], k_pe [B, Smax, R] and the indexer
-// keys [B, Smax, d], with a length per row. Slot j holds the token at position j of that row.
+// The latent KV cache of a batch of sequences: per layer c_kv [rows, Smax, C], k_pe [rows, Smax, R] and the
+// indexer keys [rows, Smax, d], with a length per row. Slot j holds the token at position j of that row.
+// A forward covers a window of consecutive rows (all of them unless set_window narrows it), so a continuous-
+// batching engine can prefill new rows and decode the running ones as separate forwards.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -14,16 +16,24 @@ struct LayerKeys;
 
 class KVCache {
  public:
-  // Allocates zeroed storage for `batch` rows of up to `max_len` tokens.
-  KVCache(const ModelConfig& config, int64_t batch, int64_t max_len, const at::TensorOptions& options);
+  // Allocates zeroed storage for `rows` rows of up to `max_len` tokens; the window is every row.
+  KVCache(const ModelConfig& config, int64_t rows, int64_t max_len, const at::TensorOptions& options);
 
-  int64_t batch() const { return static_cast<int64_t>(lengths_.size()); }
+  int64_t rows() const { return static_cast<int64_t>(lengths_.size()); }
+  int64_t batch() const { return count_; }  // rows in the window: the B of the next forward
   int64_t max_len() const { return max_len_; }
-  const std::vector<int64_t>& lengths() const { return lengths_; }
-  // Bytes held by the storage (all layers).
+  std::vector<int64_t> lengths() const;     // of the window's rows
+  int64_t length(int64_t row) const { return lengths_.at(row); }
+  // Bytes held by the storage (all layers), and per cached token of one row.
   int64_t bytes() const;
+  int64_t bytes_per_token() const;
 
-  // Positions of S new tokens per row: [B, S] int64 = lengths[b] + s.
+  // The next forwards cover rows [first, first + count).
+  void set_window(int64_t first, int64_t count);
+  // Moves row `from` (entries and length) to row `to`, leaving `from` empty: compacts the running rows.
+  void move_row(int64_t from, int64_t to);
+
+  // Positions of S new tokens per window row: [B, S] int64 = lengths[b] + s.
   at::Tensor positions(int64_t new_tokens, const at::Device& device) const;
   // One forward's writes, in three calls: begin_append (valid[b] of the S new tokens of row b are real; the rest
   // is right padding), append per layer (writes them after each row's length and returns views of keys
@@ -35,9 +45,12 @@ class KVCache {
   void reset_row(int64_t row) { lengths_.at(row) = 0; }
 
  private:
+  at::Tensor window(const at::Tensor& storage) const { return storage.narrow(0, first_, count_); }
+
   std::vector<at::Tensor> ckv_, kpe_, index_k_;  // per layer
-  std::vector<int64_t> lengths_;
+  std::vector<int64_t> lengths_;                 // per row
   int64_t max_len_;
+  int64_t first_ = 0, count_ = 0;                // the window
   // The forward in progress (begin_append): where its entries go and how many keys the layers see.
   at::Tensor rows_, slots_, sources_;
   std::vector<int64_t> valid_;

@@ -30,14 +30,15 @@ at::Tensor masked_log_softmax(const at::Tensor& logits, const at::Tensor& kept, 
 
 namespace {
 
-// [B, V] bool: the top-k and top-p survivors of `scaled` logits.
+// [B, V] bool: top-k ∩ nucleus(top-p) of `scaled` logits, both computed on the full distribution (the nucleus
+// is the smallest most-likely set with mass >= top_p before any truncation).
 at::Tensor kept_set(const at::Tensor& scaled, const SamplingParams& p) {
   const int64_t V = scaled.size(-1);
   auto [sorted, order] = scaled.sort(-1, /*descending=*/true);
   at::Tensor keep_sorted = at::ones_like(sorted, at::kBool);
   if (p.top_k > 0 && p.top_k < V) keep_sorted.narrow(-1, p.top_k, V - p.top_k).fill_(false);
   if (p.top_p > 0 && p.top_p < 1) {
-    at::Tensor probs = at::softmax(sorted.masked_fill(keep_sorted.logical_not(), -INFINITY), -1);
+    at::Tensor probs = at::softmax(sorted, -1);
     at::Tensor mass_before = probs.cumsum(-1) - probs;  // mass of the strictly better tokens
     keep_sorted = keep_sorted & (mass_before < p.top_p);
   }
@@ -46,7 +47,9 @@ at::Tensor kept_set(const at::Tensor& scaled, const SamplingParams& p) {
 
 }  // namespace
 
-Sampled sample_tokens(const at::Tensor& logits, const SamplingParams& p, at::Generator generator) {
+// Checks the parameters; returns the greedy result, or the kept set and the log-probs to draw from
+// (out.tokens undefined, *logp [B, V]).
+Sampled prepare(const at::Tensor& logits, const SamplingParams& p, at::Tensor* logp) {
   DSRL_CHECK(logits.dim() == 2, "sample_tokens: logits must be [B, V], got {} dims", logits.dim());
   DSRL_CHECK(p.temperature >= 0, "temperature must be >= 0, got {}", p.temperature);
   DSRL_CHECK(p.top_p >= 0 && p.top_p <= 1, "top_p must be in [0, 1], got {}", p.top_p);
@@ -61,8 +64,30 @@ Sampled sample_tokens(const at::Tensor& logits, const SamplingParams& p, at::Gen
   }
   at::Tensor scaled = x / p.temperature;
   out.kept = kept_set(scaled, p);
-  at::Tensor logp = at::log_softmax(scaled.masked_fill(out.kept.logical_not(), -INFINITY), -1);  // [B, V]
+  *logp = at::log_softmax(scaled.masked_fill(out.kept.logical_not(), -INFINITY), -1);  // [B, V]
+  return out;
+}
+
+Sampled sample_tokens(const at::Tensor& logits, const SamplingParams& p, at::Generator generator) {
+  at::Tensor logp;
+  Sampled out = prepare(logits, p, &logp);
+  if (out.tokens.defined()) return out;
   out.tokens = at::multinomial(logp.exp(), 1, false, generator).squeeze(-1);
+  out.logprobs = logp.gather(-1, out.tokens.unsqueeze(-1)).squeeze(-1);
+  return out;
+}
+
+Sampled sample_tokens(const at::Tensor& logits, const SamplingParams& p, const at::Tensor& uniforms) {
+  DSRL_CHECK(uniforms.dim() == 1 && uniforms.size(0) == logits.size(0), "sample_tokens: one uniform per row: "
+             "expected [{}], got {} values", logits.size(0), uniforms.numel());
+  at::Tensor logp;
+  Sampled out = prepare(logits, p, &logp);
+  if (out.tokens.defined()) return out;
+  at::Tensor cdf = logp.exp().to(at::kDouble).cumsum(-1);                                // [B, V]
+  at::Tensor u = uniforms.to(cdf.device(), at::kDouble).clamp(0.0, 1.0 - 1e-12);  // strictly below the total
+  at::Tensor target = (u * cdf.select(-1, -1)).unsqueeze(-1);                          // [B, 1]
+  // The first token whose cumulative mass exceeds the target: never a dropped token (its mass adds nothing).
+  out.tokens = at::searchsorted(cdf, target, /*out_int32=*/false, /*right=*/true).squeeze(-1);
   out.logprobs = logp.gather(-1, out.tokens.unsqueeze(-1)).squeeze(-1);
   return out;
 }

@@ -1,6 +1,7 @@
-// Sampling one token per row from logits: temperature, top-k, top-p (nucleus) or greedy. Returns what the rollout
-// records: the token, its log-prob under the distribution actually sampled from (temperature applied, truncated
-// to the kept set, renormalised), and the kept set itself.
+// Sampling one token per row from logits: temperature, top-k, top-p (nucleus) or greedy. The kept set is
+// top-k ∩ nucleus(top-p), both taken on the temperature-scaled distribution before truncation. Returns what the
+// rollout records: the token, its log-prob under the distribution actually sampled from (temperature applied,
+// truncated to the kept set, renormalised), and the kept set itself.
 #pragma once
 
 #include <ATen/core/Generator.h>
@@ -25,6 +26,11 @@ at::Generator make_generator(const at::Device& device, uint64_t seed);
 
 // logits: [B, V] (any float dtype, any device; computed in fp32 there). Throws dsrl::Error on bad parameters.
 Sampled sample_tokens(const at::Tensor& logits, const SamplingParams& params, at::Generator generator);
+
+// The same, each row's token drawn by inverse CDF (over token ids in order) from its own uniform in [0, 1):
+// uniforms [B] fp64 on the CPU. A row's draw then depends on its own random stream only, not on the rows it
+// shares a batch with (the rollout engine gives every sample its own stream).
+Sampled sample_tokens(const at::Tensor& logits, const SamplingParams& params, const at::Tensor& uniforms);
 
 // The log-softmax of logits / temperature restricted to `kept` (-inf elsewhere): the behaviour log-probs of
 // every token under the recorded kept set. logits: [..., V], kept: [..., V] bool.

@@ -1,8 +1,9 @@
-// dsrl-rollout: serves Generate, UpdateWeights and GetStatus (proto/rollout.proto).
+// dsrl-rollout: serves Generate, UpdateWeights and GetStatus (proto/rollout.proto) from the engine (engine.h).
 #include "common/cli.h"
 #include "common/signals.h"
 #include "proto/server.h"
 #include "rollout/config.h"
+#include "rollout/engine.h"
 #include "rollout/service.h"
 
 int main(int argc, char** argv) {
@@ -10,7 +11,8 @@ int main(int argc, char** argv) {
   return dsrl::run_main<dsrl::RolloutServiceConfig>(
       argc, argv, "dsrl-rollout: the rollout worker (generation with recorded sampling masks and routes)",
       [](const dsrl::RolloutServiceConfig& config, const dsrl::CommandLine&) {
-        dsrl::RolloutService service;
+        std::unique_ptr<dsrl::Engine> engine = dsrl::Engine::create(config);
+        dsrl::RolloutService service(*engine);
         return dsrl::serve_until_signal(config.server, {&service}, "dsrl-rollout");
       });
 }

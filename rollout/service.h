@@ -1,15 +1,17 @@
-// The gRPC face of dsrl-rollout. Torch-free: it converts messages to plain structs for the engine (issue 5).
+// The gRPC face of dsrl-rollout. Torch-free: it converts messages to the engine's plain structs (engine.h) and
+// back, maps the engine's refusals to status codes, and keeps serving after a bad request.
 #pragma once
 
 #include <chrono>
 
 #include "proto/rollout.grpc.pb.h"
+#include "rollout/engine.h"
 
 namespace dsrl {
 
 class RolloutService final : public rollout::Rollout::Service {
  public:
-  RolloutService();
+  explicit RolloutService(Engine& engine);
   grpc::Status Generate(grpc::ServerContext* context, const rollout::GenerateRequest* request,
                         rollout::GenerateResponse* response) override;
   grpc::Status UpdateWeights(grpc::ServerContext* context, grpc::ServerReader<rollout::WeightChunk>* reader,
@@ -18,6 +20,7 @@ class RolloutService final : public rollout::Rollout::Service {
                          rollout::RolloutStatus* response) override;
 
  private:
+  Engine& engine_;
   std::chrono::steady_clock::time_point started_;
 };
 

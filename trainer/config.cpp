@@ -12,12 +12,6 @@ void describe(ConfigIO& io, PreflightConfig& c) {
   io.field("allreduce_iters", c.allreduce_iters, 1, 1000);
 }
 
-void describe(ConfigIO& io, ModelSourceConfig& c) {
-  io.field("checkpoint", c.checkpoint);
-  io.field("config", c.config);
-  io.field("init_seed", c.init_seed);
-}
-
 void describe(ConfigIO& io, OptimConfig& c) {
   io.field("lr", c.lr, 0.0, 10.0);
   io.field("min_lr", c.min_lr, 0.0, 10.0);

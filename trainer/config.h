@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/model_source.h"
 #include "trainer/data_config.h"
 
 namespace dsrl {
@@ -20,14 +21,6 @@ struct PreflightConfig {
   int allreduce_iters = 5;                     // timed all-reduce repetitions (after one warm-up)
 };
 void describe(ConfigIO& io, PreflightConfig& c);
-
-// Where the model comes from: a checkpoint folder (HF layout) or a random initialisation of a model config.
-struct ModelSourceConfig {
-  std::string checkpoint;  // folder with config.json + safetensors; wins over `config` when set
-  std::string config;      // model config (our YAML, e.g. configs/model/tiny.yaml, or a config.json) to initialise
-  uint64_t init_seed = 0;  // seed of the random initialisation
-};
-void describe(ConfigIO& io, ModelSourceConfig& c);
 
 // AdamW with linear warm-up then cosine decay to min_lr. Matrices get weight decay; norms, biases and the
 // embedding do not.

@@ -176,10 +176,7 @@ int run_pretrain_stage(const TrainConfig& cfg, Communicator& comm, const std::st
   auto log = logger("trainer");
   const bool root = comm.rank() == 0;
   const at::Device device = cfg.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
-  DeepseekV32 model(load_model_config(cfg.model.checkpoint.empty() ? cfg.model.config : cfg.model.checkpoint));
-  if (cfg.model.checkpoint.empty()) init_weights(model, cfg.model.init_seed);
-  else load_weights(model, cfg.model.checkpoint);
-  cast_model(model, device, device.is_cuda() ? at::kBFloat16 : at::kFloat);
+  DeepseekV32 model = load_model_source(cfg.model, device, device.is_cuda() ? at::kBFloat16 : at::kFloat);
   const Objective obj = objective_of(cfg, model->config());
   if (root && obj.indexer_loss && cfg.data.seq_len <= obj.index_topk)
     log->warn("data.seq_len {} <= index_topk {}: every query keeps all its keys, so top-k attention is dense and "
