@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # dsrl-train stage preflight under mpirun with 2 ranks against live dsrl-rollout and dsrl-reward processes:
 # passes when everything answers, fails (non-zero, naming the endpoint) when one endpoint is down.
-# Usage: preflight_mpirun.sh MPIRUN DSRL_TRAIN DSRL_ROLLOUT DSRL_REWARD
+# Usage: preflight_mpirun.sh MPIRUN DSRL_TRAIN DSRL_ROLLOUT DSRL_REWARD SOURCE_DIR
 set -uo pipefail
-mpirun=$1 train=$2 rollout=$3 reward=$4
+mpirun=$1 train=$2 rollout=$3 reward=$4 source=$5
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$rollout" --set server.port_file="$tmp/rollout.port" 2>"$tmp/rollout.log" & pids+=($!)
+"$rollout" --set model.config="$source/configs/model/tiny.yaml" --set server.port_file="$tmp/rollout.port" 2>"$tmp/rollout.log" & pids+=($!)
 "$reward" --set server.port_file="$tmp/reward.port" 2>"$tmp/reward.log" & pids+=($!)
 for f in rollout reward; do
   for _ in $(seq 200); do [ -s "$tmp/$f.port" ] && break; sleep 0.05; done
