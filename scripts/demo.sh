@@ -3,15 +3,15 @@
 # a dsrl-reward service on 127.0.0.1, and runs dsrl-train on 2 MPI ranks against them.
 #
 # What runs today: the foundation (issue 2): dsrl-train runs stage `preflight` (all-reduce across the ranks and
-# GetStatus on every service; the services answer GetStatus only); and the model (issue 3): a random tiny
+# GetStatus on every service); the rollout worker generating (issue 5); the model (issue 3): a random tiny
 # checkpoint made, inspected and sampled with dsrl-model; and continued pretraining (issue 4) on 2 ranks: stage lm,
 # then dense_warmup of the indexer, then sparse training.
-# The GRPO pipeline replaces this demo as it lands (rollout engine: issue 5, rewards: 6, GRPO: 7).
+# The GRPO pipeline replaces this demo as it lands (rewards: issue 6, GRPO: 7).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/install-deps.sh
-scripts/build.sh dsrl-train dsrl-rollout dsrl-reward dsrl-model
+scripts/build.sh dsrl-train dsrl-rollout dsrl-bench-rollout dsrl-reward dsrl-model
 bin=${DSRL_BUILD_DIR:-$root/build}
 run=runs/demo-$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$run"
@@ -33,6 +33,9 @@ mpirun --oversubscribe -np 2 "$bin/trainer/dsrl-train" --config configs/prefligh
   --set "preflight.rollout_endpoints=[127.0.0.1:$(cat "$run/rollout.port")]" \
   --set "preflight.reward_endpoints=[127.0.0.1:$(cat "$run/reward.port")]"
 echo "demo: preflight passed (resolved config, metrics.jsonl and service logs in $run)."
+# The rollout worker (issue 5) generates: 8 prompts x 16 new tokens from its tiny model, over gRPC.
+"$bin/rollout/dsrl-bench-rollout" "127.0.0.1:$(cat "$run/rollout.port")" --prompts 8 --prompt-len 16 --new 16 \
+  --vocab 264
 
 # The model (issue 3): a randomly initialised tiny checkpoint in HF's layout, its summary, and a short sample.
 # Untrained, so the sampled bytes are noise; dsrl-model works the same on a real DeepseekV32 checkpoint.
@@ -53,4 +56,4 @@ mpirun --oversubscribe -np 2 "$bin/trainer/dsrl-train" --config configs/sparse_t
   --set run_dir="$run/sparse" --set model.checkpoint="$run/dense_warmup/checkpoints/step-00000100/model"
 echo
 echo "demo: done; everything is in $run (TensorBoard: tensorboard --logdir $run)."
-echo "demo: not built yet: rollout engine (issue 5), rewards (6), GRPO (7)."
+echo "demo: not built yet: rewards (issue 6), GRPO (7)."
