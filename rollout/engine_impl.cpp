@@ -51,14 +51,15 @@ struct Sequence {
 
 class Job : public GenerationJob {
  public:
-  Job(GenerationRequest r, std::function<void()> wake) : request(std::move(r)), wake_(std::move(wake)) {}
+  // on_cancel tells the engine to look for cancelled sequences (and wakes it).
+  Job(GenerationRequest r, std::function<void()> on_cancel) : request(std::move(r)), on_cancel_(std::move(on_cancel)) {}
   bool wait_for(std::chrono::milliseconds timeout) override {
     std::unique_lock<std::mutex> lock(mutex_);
     return done_.wait_for(lock, timeout, [&] { return unfinished == 0; });
   }
   void cancel() override {
     cancelled = true;
-    wake_();
+    on_cancel_();
   }
   std::vector<GeneratedSample> take_samples() override {
     std::vector<GeneratedSample> out;
@@ -77,7 +78,7 @@ class Job : public GenerationJob {
   std::atomic<bool> cancelled{false};
 
  private:
-  std::function<void()> wake_;
+  std::function<void()> on_cancel_;
   std::mutex mutex_;
   std::condition_variable done_;
 };
@@ -126,7 +127,7 @@ class EngineImpl : public Engine {
   void validate(const GenerationRequest& r) const;
   void loop();
   void admit(std::vector<Sequence*>& admitted);
-  void drop_cancelled();
+  void drop_cancelled();  // under mutex_: cancelled sequences leave the queue and their rows
   void prefill(const std::vector<Sequence*>& fresh);
   void decode();
   // Samples the next token of each sequence from its logits row [n, V]; retires the finished ones.
@@ -152,6 +153,7 @@ class EngineImpl : public Engine {
   std::condition_variable wakeup_;
   std::deque<std::pair<std::shared_ptr<Job>, Sequence*>> queue_;
   bool stop_ = false;
+  std::atomic<bool> cancel_requested_{false};  // some job was cancelled: sweep the queue and the rows
   const WeightStaging* swap_ = nullptr;  // an update waiting to be installed
   std::condition_variable swapped_;
   std::mutex update_mutex_;             // one commit at a time
@@ -241,7 +243,10 @@ void EngineImpl::validate(const GenerationRequest& r) const {
 
 std::shared_ptr<GenerationJob> EngineImpl::submit(GenerationRequest request) {
   validate(request);
-  auto job = std::make_shared<Job>(std::move(request), [this] { wake(); });
+  auto job = std::make_shared<Job>(std::move(request), [this] {
+    cancel_requested_ = true;
+    wake();
+  });
   const SamplingSpec& s = job->request.sampling;
   job->params = SamplingParams{s.temperature, s.top_k, s.top_p};
   for (size_t p = 0; p < job->request.prompts.size(); ++p)
@@ -308,10 +313,10 @@ void EngineImpl::loop() {
       std::unique_lock<std::mutex> lock(mutex_);
       wakeup_.wait(lock, [&] { return stop_ || !running_.empty() || !queue_.empty() || swap_ != nullptr; });
       if (stop_) break;
+      if (cancel_requested_.exchange(false)) drop_cancelled();
       if (swap_ && swap_allowed()) apply_swap();
       if (!swap_) admit(admitted);  // a waiting update holds new sequences back until it is in
     }
-    drop_cancelled();
     try {
       if (!admitted.empty()) prefill(admitted);
       if (!running_.empty()) decode();
@@ -319,7 +324,6 @@ void EngineImpl::loop() {
       logger("rollout")->error("engine step failed, aborting {} running sequences: {}", running_.size(), e.what());
       while (!running_.empty()) finish(running_.back(), FinishReason::kAborted);
     }
-    running_count_ = static_cast<int64_t>(running_.size());
     int64_t cached = 0;
     for (const Sequence* s : running_) cached += cache_->length(s->row);
     cached_tokens_ = cached;
@@ -347,10 +351,22 @@ void EngineImpl::admit(std::vector<Sequence*>& admitted) {
     live_[job.get()] = job;
     admitted.push_back(seq);
   }
+  running_count_ = static_cast<int64_t>(running_.size());
   queued_count_ = static_cast<int64_t>(queue_.size());
 }
 
 void EngineImpl::drop_cancelled() {
+  std::deque<std::pair<std::shared_ptr<Job>, Sequence*>> kept;
+  for (auto& entry : queue_) {
+    if (!entry.first->cancelled) {
+      kept.push_back(std::move(entry));
+      continue;
+    }
+    entry.second->out.finish = FinishReason::kAborted;
+    entry.first->finish_one();
+  }
+  queue_.swap(kept);
+  queued_count_ = static_cast<int64_t>(queue_.size());
   std::vector<Sequence*> cancelled;
   for (Sequence* s : running_)
     if (s->job->cancelled) cancelled.push_back(s);
@@ -532,6 +548,7 @@ void EngineImpl::retire(Sequence* s) {
     running_[row]->row = row;
   }
   running_.pop_back();
+  running_count_ = static_cast<int64_t>(running_.size());
   cache_->reset_row(last);
   s->row = -1;
 }
