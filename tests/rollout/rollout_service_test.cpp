@@ -196,7 +196,9 @@ TEST(RolloutService, AClientThatGoesAwayFreesItsRows) {
   ServiceProcess service = start({"--set", "engine.max_sequences=6"});
   auto stub = connect(service);
   rollout::GenerateResponse out;
-  grpc::Status s = generate(*stub, request(3, 500), &out, 0.3);  // 6 x 500 tokens: longer than 0.3 s
+  rollout::GenerateRequest r = request(3, 500);
+  r.set_samples_per_prompt(32);  // 64 x 500 tokens through 6 rows: seconds of work
+  grpc::Status s = generate(*stub, r, &out, 0.2);
   EXPECT_EQ(s.error_code(), grpc::DEADLINE_EXCEEDED) << s.error_message();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (status(*stub).running_sequences() > 0 && std::chrono::steady_clock::now() < deadline)
@@ -313,7 +315,7 @@ TEST(RolloutService, ASwapWaitsForSamplesThatMayNotChangeVersion) {
   ServiceProcess service = start();
   auto stub = connect(service);
   for (bool allow : {false, true}) {
-    rollout::GenerateRequest r = request(5, 400);
+    rollout::GenerateRequest r = request(5, 480);
     r.set_samples_per_prompt(1);
     r.set_allow_version_change(allow);
     rollout::GenerateResponse out;
