@@ -1,16 +1,44 @@
 #include "reward/service.h"
 
+#include "common/log.h"
+
 namespace dsrl {
 
-RewardService::RewardService() : started_(std::chrono::steady_clock::now()) {}
+RewardService::RewardService(Scorer& scorer) : scorer_(scorer), started_(std::chrono::steady_clock::now()) {}
 
-grpc::Status RewardService::Score(grpc::ServerContext*, const reward::ScoreRequest*, reward::ScoreResponse*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "Score: this dsrl-reward has no reward signals yet (they arrive with issue 6)");
+grpc::Status RewardService::Score(grpc::ServerContext*, const reward::ScoreRequest* request,
+                                  reward::ScoreResponse* response) {
+  struct InFlight {
+    std::atomic<uint32_t>& n;
+    explicit InFlight(std::atomic<uint32_t>& count) : n(count) { ++n; }
+    ~InFlight() { --n; }
+  } in_flight(in_flight_);
+  std::vector<ScoreItem> items;
+  items.reserve(request->items_size());
+  for (const auto& i : request->items())
+    items.push_back(ScoreItem{i.id(), i.task_type(), i.prompt(), i.response(), i.reference_answer(), i.rubric(),
+                              i.target_language(), i.response_tokens(), i.length_budget()});
+  try {
+    for (const ItemResult& r : scorer_.score(items)) {
+      reward::ItemScore* s = response->add_scores();
+      s->set_id(r.id);
+      s->set_total(r.total);
+      for (const auto& [name, value] : r.signals) (*s->mutable_signals())[name] = value;
+      s->set_error(r.error);
+    }
+  } catch (const BatchError& e) {
+    logger("reward")->warn("Score refused: {}", e.what());
+    return grpc::Status(grpc::INVALID_ARGUMENT, e.what());
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status RewardService::GetStatus(grpc::ServerContext*, const reward::GetStatusRequest*,
                                       reward::RewardStatus* response) {
+  for (const auto& name : scorer_.task_types()) response->add_task_types(name);
+  response->set_items_scored(scorer_.items_scored());
+  response->set_items_failed(scorer_.items_failed());
+  response->set_in_flight(in_flight_);
   const auto up = std::chrono::steady_clock::now() - started_;
   response->set_uptime_seconds(std::chrono::duration_cast<std::chrono::seconds>(up).count());
   return grpc::Status::OK;
