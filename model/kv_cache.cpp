@@ -10,7 +10,8 @@
 namespace dsrl {
 
 KVCache::KVCache(const ModelConfig& c, int64_t rows, int64_t max_len, const at::TensorOptions& options)
-    : lengths_(rows, 0), max_len_(max_len), count_(rows) {
+    : lengths_(rows, 0), max_len_(max_len), token_bytes_(token_bytes(c, options.dtype().toScalarType())),
+      count_(rows) {
   DSRL_CHECK(rows >= 1 && max_len >= 1, "KV cache needs rows >= 1 and max_len >= 1, got {} and {}", rows, max_len);
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     ckv_.push_back(at::zeros({rows, max_len, c.kv_lora_rank}, options));
@@ -23,11 +24,9 @@ std::vector<int64_t> KVCache::lengths() const {
   return std::vector<int64_t>(lengths_.begin() + first_, lengths_.begin() + first_ + count_);
 }
 
-int64_t KVCache::bytes_per_token() const {
-  int64_t total = 0;
-  for (size_t i = 0; i < ckv_.size(); ++i)
-    total += (ckv_[i].size(2) + kpe_[i].size(2) + index_k_[i].size(2)) * ckv_[i].element_size();
-  return total;
+int64_t KVCache::token_bytes(const ModelConfig& c, at::ScalarType dtype) {
+  return c.num_hidden_layers * (c.kv_lora_rank + c.qk_rope_head_dim + c.index_head_dim) *
+         static_cast<int64_t>(c10::elementSize(dtype));
 }
 
 void KVCache::set_window(int64_t first, int64_t count) {

@@ -26,7 +26,9 @@ class KVCache {
   int64_t length(int64_t row) const { return lengths_.at(row); }
   // Bytes held by the storage (all layers), and per cached token of one row.
   int64_t bytes() const;
-  int64_t bytes_per_token() const;
+  int64_t bytes_per_token() const { return token_bytes_; }
+  // Bytes per cached token of one row for a model, before allocating (all layers: c_kv, k_pe, indexer key).
+  static int64_t token_bytes(const ModelConfig& config, at::ScalarType dtype);
 
   // The next forwards cover rows [first, first + count).
   void set_window(int64_t first, int64_t count);
@@ -50,6 +52,7 @@ class KVCache {
   std::vector<at::Tensor> ckv_, kpe_, index_k_;  // per layer
   std::vector<int64_t> lengths_;                 // per row
   int64_t max_len_;
+  int64_t token_bytes_;
   int64_t first_ = 0, count_ = 0;                // the window
   // The forward in progress (begin_append): where its entries go and how many keys the layers see.
   at::Tensor rows_, slots_, sources_;

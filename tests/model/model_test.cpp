@@ -51,6 +51,7 @@ TEST(Decode, IncrementalEqualsFullForwardAcrossTopkBoundary) {
   const int64_t total = 30, width = c.index_topk;
   at::Tensor seqs = at::randint(0, c.vocab_size, {2, total}, at::kLong);
   KVCache cache(c, 2, 64, at::TensorOptions().dtype(at::kFloat));
+  EXPECT_EQ(cache.bytes(), cache.bytes_per_token() * 2 * 64) << "the per-token size the engine budgets with";
   SelectionLog log[2];
   // Prefill: [2, 11] with row 0 padded after 5 tokens.
   ForwardOptions pre;

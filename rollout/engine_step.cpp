@@ -1,0 +1,172 @@
+// One engine step (engine_impl.h): prefill the admitted rows, decode every running row, sample, record the traces,
+// retire the finished sequences.
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "proto/sampling_mask.h"
+#include "rollout/engine_impl.h"
+
+namespace dsrl::rollout_engine {
+
+void EngineImpl::prefill(const std::vector<Sequence*>& fresh) {
+  const int64_t m = static_cast<int64_t>(fresh.size()), first = fresh.front()->row;
+  int64_t longest = 0;
+  for (const Sequence* s : fresh) longest = std::max<int64_t>(longest, s->prompt->size());
+  at::Tensor tokens = at::zeros({m, longest}, at::kLong);
+  std::vector<int64_t> valid;
+  for (int64_t i = 0; i < m; ++i) {
+    const auto& p = *fresh[i]->prompt;
+    valid.push_back(static_cast<int64_t>(p.size()));
+    tokens[i].narrow(0, 0, valid.back()).copy_(at::tensor(p, at::kLong));
+  }
+  cache_->set_window(first, m);
+  ForwardOptions o = traced_forward(fresh);
+  o.valid = valid;
+  ForwardResult r = model_->forward(tokens.to(device_), o);  // logits [m, longest, V]
+  record_traces(fresh, r, valid);
+  at::Tensor last = at::tensor(valid, at::kLong).sub_(1).to(device_);
+  take_tokens(fresh, r.logits.index({at::arange(m, last.options()), last}));  // [m, V]
+}
+
+void EngineImpl::decode() {
+  const int64_t n = static_cast<int64_t>(running_.size());
+  std::vector<Sequence*> seqs = running_;
+  std::vector<int64_t> fed;
+  for (const Sequence* s : seqs) fed.push_back(s->pending);
+  cache_->set_window(0, n);
+  ForwardOptions o = traced_forward(seqs);
+  ForwardResult r = model_->forward(at::tensor(fed, at::kLong).view({n, 1}).to(device_), o);  // [n, 1, V]
+  record_traces(seqs, r, std::vector<int64_t>(n, 1));
+  take_tokens(seqs, r.logits.select(1, 0));
+}
+
+void EngineImpl::record_traces(const std::vector<Sequence*>& seqs, const ForwardResult& r,
+                               const std::vector<int64_t>& fed) {
+  if (r.expert_ids.empty() && r.indexer_topk.empty()) return;
+  std::vector<at::Tensor> experts, topk;
+  for (const auto& e : r.expert_ids) experts.push_back(e.cpu());  // [n, S, k]
+  for (const auto& t : r.indexer_topk) {
+    at::Tensor padded = at::full({t.size(0), t.size(1), mc_.index_topk}, -1, at::kLong);
+    padded.narrow(2, 0, std::min<int64_t>(t.size(2), mc_.index_topk)).copy_(t.narrow(2, 0, std::min<int64_t>(t.size(2), mc_.index_topk)).cpu());
+    topk.push_back(padded.to(at::kInt));
+  }
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    Sequence* s = seqs[i];
+    const GenerationRequest& req = s->job->request;
+    if (req.record_routing) {
+      s->routing.resize(experts.size());
+      for (size_t l = 0; l < experts.size(); ++l) {
+        at::Tensor ids = experts[l][i].narrow(0, 0, fed[i]).flatten();
+        const int64_t* p = ids.data_ptr<int64_t>();
+        s->routing[l].insert(s->routing[l].end(), p, p + ids.numel());
+      }
+    }
+    if (req.record_indexer) {
+      s->indexer.resize(topk.size());
+      for (size_t l = 0; l < topk.size(); ++l) {
+        at::Tensor pos = topk[l][i].narrow(0, 0, fed[i]).contiguous().flatten();
+        const int32_t* p = pos.data_ptr<int32_t>();
+        s->indexer[l].insert(s->indexer[l].end(), p, p + pos.numel());
+      }
+    }
+  }
+}
+
+ForwardOptions EngineImpl::traced_forward(const std::vector<Sequence*>& seqs) {
+  ForwardOptions o;
+  o.cache = cache_.get();
+  o.record_topk = false;
+  for (const Sequence* s : seqs) {
+    o.record = o.record || s->job->request.record_routing || s->job->request.record_indexer;
+    o.record_topk = o.record_topk || s->job->request.record_indexer;
+  }
+  return o;
+}
+
+void EngineImpl::take_tokens(const std::vector<Sequence*>& seqs, const at::Tensor& logits) {
+  std::map<Job*, std::vector<int64_t>> groups;  // one sampling config per job
+  for (size_t i = 0; i < seqs.size(); ++i) groups[seqs[i]->job].push_back(static_cast<int64_t>(i));
+  std::vector<Sequence*> done;
+  std::vector<FinishReason> why;
+  int64_t mask_bytes = 0, mask_tokens = 0;
+  for (auto& [job, rows] : groups) {
+    std::vector<double> u;
+    for (int64_t i : rows) u.push_back(seqs[i]->stream.uniform());
+    at::Tensor index = at::tensor(rows, at::kLong).to(logits.device());
+    Sampled smp = sample_tokens(logits.index_select(0, index), job->params, at::tensor(u, at::kDouble));
+    const at::Tensor tokens = smp.tokens.cpu().contiguous(), logprobs = smp.logprobs.to(at::kFloat).cpu().contiguous();
+    const int64_t* token_of = tokens.data_ptr<int64_t>();
+    const float* logprob_of = logprobs.data_ptr<float>();
+    const bool masks = job->request.record_mask;
+    at::Tensor kept = masks ? smp.kept.to(at::kByte).cpu().contiguous() : at::Tensor();
+    const SamplingSpec& spec = job->request.sampling;
+    for (size_t j = 0; j < rows.size(); ++j) {
+      Sequence* s = seqs[rows[j]];
+      const int64_t token = token_of[j];
+      s->out.tokens.push_back(token);
+      s->out.logprobs.push_back(logprob_of[j]);
+      s->pending = token;
+      if (masks) {
+        s->out.mask.push_back(encode_kept_set(kept[j].data_ptr<uint8_t>(), kept.size(1)));
+        mask_bytes += static_cast<int64_t>(s->out.mask.back().size());
+        ++mask_tokens;
+      }
+      const int64_t generated = static_cast<int64_t>(s->out.tokens.size());
+      const bool stop = std::count(spec.stop_token_ids.begin(), spec.stop_token_ids.end(), token) > 0;
+      if (stop || generated >= spec.max_new_tokens ||
+          static_cast<int64_t>(s->prompt->size()) + generated >= max_context_) {
+        done.push_back(s);
+        why.push_back(stop ? FinishReason::kStopToken
+                           : generated >= spec.max_new_tokens ? FinishReason::kMaxNewTokens
+                                                              : FinishReason::kContextLimit);
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    recent_.emplace_back(std::chrono::steady_clock::now(), static_cast<int64_t>(seqs.size()));
+    mask_bytes_ += mask_bytes;
+    mask_tokens_ += mask_tokens;
+  }
+  for (size_t i = 0; i < done.size(); ++i) finish(done[i], why[i]);
+}
+
+void EngineImpl::finish(Sequence* s, FinishReason why) {
+  s->out.finish = why;
+  const int64_t k = mc_.num_experts_per_tok;
+  if (s->job->request.record_routing && !s->routing.empty()) {
+    s->out.routing_layers = static_cast<int64_t>(s->routing.size());
+    s->out.experts_per_token = k;
+    s->out.routing_tokens = static_cast<int64_t>(s->routing[0].size()) / k;
+    for (auto& layer : s->routing) s->out.routing.insert(s->out.routing.end(), layer.begin(), layer.end());
+  }
+  if (s->job->request.record_indexer && !s->indexer.empty()) {
+    s->out.indexer_layers = static_cast<int64_t>(s->indexer.size());
+    s->out.indexer_topk = mc_.index_topk;
+    s->out.indexer_tokens = static_cast<int64_t>(s->indexer[0].size()) / mc_.index_topk;
+    for (auto& layer : s->indexer) s->out.indexer.insert(s->out.indexer.end(), layer.begin(), layer.end());
+  }
+  s->routing.clear();
+  s->indexer.clear();
+  retire(s);
+  Job* job = s->job;
+  job->finish_one();
+  if (job->wait_for(std::chrono::milliseconds(0))) live_.erase(job);
+}
+
+void EngineImpl::retire(Sequence* s) {
+  const int64_t row = s->row, last = static_cast<int64_t>(running_.size()) - 1;
+  if (row < 0) return;
+  if (row != last) {  // the last row moves into the hole: running rows stay 0..n-1
+    cache_->move_row(last, row);
+    running_[row] = running_[last];
+    running_[row]->row = row;
+  }
+  running_.pop_back();
+  running_count_ = static_cast<int64_t>(running_.size());
+  cache_->reset_row(last);
+  s->row = -1;
+}
+
+}  // namespace dsrl::rollout_engine
