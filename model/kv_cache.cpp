@@ -92,8 +92,25 @@ LayerKeys KVCache::append(int64_t layer, const LayerKeys& fresh) {
 }
 
 void KVCache::advance() {
-  for (int64_t b = 0; b < batch(); ++b) lengths_[first_ + b] += valid_[b];
-  valid_.assign(batch(), 0);
+  for (size_t b = 0; b < valid_.size(); ++b) lengths_[first_ + b] += valid_[b];
+  valid_.clear();
+}
+
+void KVCache::begin_decode(const at::Tensor& lengths) {
+  const int64_t B = batch();
+  DSRL_CHECK(lengths.dim() == 1 && lengths.size(0) == B, "fixed-shape decode: expected [{}] cache lengths, got {} "
+             "values in {} dims", B, lengths.numel(), lengths.dim());
+  rows_ = at::arange(B, lengths.options().dtype(at::kLong));
+  slots_ = lengths.to(at::kLong);
+  sources_ = at::zeros_like(rows_);
+  valid_.clear();  // advance() leaves the host lengths alone
+  keys_ = max_len_;
+}
+
+void KVCache::grow(int64_t row) {
+  DSRL_CHECK(row >= 0 && row < rows() && lengths_[row] < max_len_, "KV cache grow({}): row outside {} rows or full "
+             "at {} tokens", row, rows(), max_len_);
+  ++lengths_[row];
 }
 
 }  // namespace dsrl

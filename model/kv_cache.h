@@ -43,6 +43,12 @@ class KVCache {
   void begin_append(const std::vector<int64_t>& valid, int64_t new_tokens, const at::Device& device);
   LayerKeys append(int64_t layer, const LayerKeys& fresh);
   void advance();
+  // The fixed-shape decode (ForwardOptions::decode_lengths): one new token per window row, written at slot
+  // lengths[b] ([B] int64 on the device), and append() returns keys over the whole capacity (slots past a
+  // row's length hold stale entries the causal mask hides). Nothing is read from or written to the host, so
+  // the forward can be captured as a CUDA graph; the caller moves each row on with grow() after the step.
+  void begin_decode(const at::Tensor& lengths);
+  void grow(int64_t row);
   // Forgets row b (its slots are reused by the next sequence placed there).
   void reset_row(int64_t row) { lengths_.at(row) = 0; }
 

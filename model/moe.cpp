@@ -55,7 +55,7 @@ at::Tensor ExpertsImpl::forward(const at::Tensor& x, const Routing& routing) {
   at::Tensor flat = routing.ids.flatten();                    // [N * k] expert of each token-slot
   at::Tensor order = flat.argsort(/*stable=*/true);           // token-slots grouped by expert
   at::Tensor tokens = order.div(k, "floor");                  // token of each sorted slot
-  at::Tensor counts = at::bincount(flat, {}, E);              // [E]
+  at::Tensor counts = at::zeros({E}, flat.options()).scatter_add_(0, flat, at::ones_like(flat));  // [E], no sync
   at::Tensor xs = x.index_select(0, tokens);                  // [N * k, D]
   const bool grouped_ok = allow_grouped_gemm && x.is_cuda() && x.scalar_type() == at::kBFloat16;
   at::Tensor ys = grouped_ok ? grouped(xs, counts) : looped(xs, counts);  // [N * k, D]

@@ -66,13 +66,21 @@ at::Tensor DeepseekV32Impl::hidden(const at::Tensor& tokens, const ForwardOption
     ctx.indexer_terms = &traces->indexer;
   }
   ctx.impl = o.impl == AttentionImpl::kAuto ? (o.cache ? AttentionImpl::kMQA : AttentionImpl::kMHA) : o.impl;
-  if (o.cache) {
+  if (o.cache && o.decode_lengths.defined()) {
+    DSRL_CHECK_EQ(o.cache->batch(), B, "KV cache rows vs token rows");
+    DSRL_CHECK(S == 1 && o.decode_lengths.numel() == B, "a fixed-shape decode feeds one token per row and one length "
+               "per row: expected [{}, 1] tokens and {} lengths, got [{}, {}] and {}", B, B, B, S,
+               o.decode_lengths.numel());
+    ctx.positions = o.decode_lengths.view({B, 1});
+    o.cache->begin_decode(o.decode_lengths);
+  } else if (o.cache) {
     DSRL_CHECK_EQ(o.cache->batch(), B, "KV cache rows vs token rows");
     ctx.positions = o.cache->positions(S, tokens.device());
     o.cache->begin_append(o.valid.empty() ? std::vector<int64_t>(B, S) : o.valid, S, tokens.device());
   } else {
     ctx.positions = at::arange(S, tokens.options().dtype(at::kLong)).unsqueeze(0).expand({B, S});
   }
+  if (rope_.inv_freq.device() != tokens.device()) rope_.inv_freq = rope_.inv_freq.to(tokens.device());  // once
   std::tie(ctx.cos, ctx.sin) = rope_cos_sin(rope_, ctx.positions);
 
   at::Tensor x = model->embed_tokens(tokens);  // [B, S, D]

@@ -20,6 +20,10 @@ struct ForwardOptions {
   KVCache* cache = nullptr;        // append the new tokens to this cache and attend over it (decode)
   std::vector<int64_t> valid;      // with a cache: new tokens per row that are real (rest is right padding);
                                    // empty = all S
+  at::Tensor decode_lengths;       // with a cache, S = 1: [B] int64 on the model's device, each row's cache
+                                   // length; the token goes there and the layers see keys over the whole
+                                   // capacity. No host work or host copies: CUDA-graph capturable. The cache's
+                                   // host lengths are left alone (KVCache::begin_decode)
   const std::vector<at::Tensor>* replay_experts = nullptr;  // keep routing: [B, S, k] per MoE layer, in order
   const std::vector<at::Tensor>* replay_topk = nullptr;     // [B, S, k] per layer: recorded indexer selection
   bool record = false;             // fill ForwardResult's routing and indexer traces

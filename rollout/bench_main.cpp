@@ -2,7 +2,8 @@
 // concurrent Generate calls of `prompts` prompts x `samples` samples each, random prompt tokens, top_p sampling
 // with a fixed number of new tokens, and prints one JSON line: generated tokens per second over the whole run.
 //   dsrl-bench-rollout ADDRESS [--clients 1] [--prompts 64] [--samples 1] [--prompt-len 128] [--new 128]
-//                      [--top-p 0.95] [--vocab 32000]
+//                      [--top-p 0.95] [--vocab 32000] [--record 0]
+// --record 1 asks for what an RL step needs: sampling masks and routing traces.
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -16,12 +17,12 @@ namespace {
 int run(int argc, char** argv) {
   if (argc < 2) {
     std::cerr << "usage: dsrl-bench-rollout ADDRESS [--clients N] [--prompts N] [--samples N] [--prompt-len N] "
-                 "[--new N] [--top-p P] [--vocab V]\n";
+                 "[--new N] [--top-p P] [--vocab V] [--record 0|1]\n";
     return 2;
   }
   std::map<std::string, double> flags = {{"--clients", 1}, {"--prompts", 64},   {"--samples", 1},
                                          {"--prompt-len", 128}, {"--new", 128}, {"--top-p", 0.95},
-                                         {"--vocab", 32000}};
+                                         {"--vocab", 32000}, {"--record", 0}};
   for (int i = 2; i + 1 < argc; i += 2) {
     if (!flags.count(argv[i])) {
       std::cerr << "dsrl-bench-rollout: unknown flag " << argv[i] << "\n";
@@ -44,6 +45,8 @@ int run(int argc, char** argv) {
     r.mutable_sampling()->set_top_p(static_cast<float>(flags["--top-p"]));
     r.mutable_sampling()->set_max_new_tokens(static_cast<uint32_t>(flags["--new"]));
     r.mutable_sampling()->set_seed(static_cast<uint64_t>(client));
+    r.mutable_record()->set_sampling_mask(flags["--record"] != 0);
+    r.mutable_record()->set_routing_trace(flags["--record"] != 0);
     return r;
   };
   auto call = [&](int client, int64_t* tokens) {
@@ -66,7 +69,7 @@ int run(int argc, char** argv) {
   for (int64_t t : tokens) total += t;
   std::cout << "{\"impl\":\"dsrl-rollout\",\"sequences\":" << clients * flags["--prompts"] * flags["--samples"]
             << ",\"prompt_len\":" << flags["--prompt-len"] << ",\"new_tokens\":" << flags["--new"]
-            << ",\"top_p\":" << flags["--top-p"] << ",\"seconds\":" << seconds
+            << ",\"top_p\":" << flags["--top-p"] << ",\"record\":" << flags["--record"] << ",\"seconds\":" << seconds
             << ",\"gen_tokens_per_s\":" << static_cast<int64_t>(total / seconds) << "}" << std::endl;
   return 0;
 }

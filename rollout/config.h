@@ -17,6 +17,9 @@ struct RolloutEngineConfig {
                                         // max_position_embeddings); a longer prompt is refused
   double kv_cache_mb = 0;               // cap on the KV cache in MiB: fewer rows when max_sequences rows of
                                         // max_context would not fit (0: no cap)
+  std::string decode_graphs = "auto";   // decode steps with fixed shapes (batch padded to a bucket, keys over the
+                                        // whole context) replayed as CUDA graphs: auto (on for cuda, off for cpu),
+                                        // on (on cpu: the fixed-shape step runs eagerly, as tests use it), off
   int64_t max_samples_per_prompt = 1024;  // G above this is refused
   int64_t max_queued = 100000;          // sequences waiting for a row; a request beyond is refused
 };

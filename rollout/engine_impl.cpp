@@ -49,14 +49,18 @@ EngineImpl::EngineImpl(const RolloutServiceConfig& config)
   DSRL_CHECK(rows >= 1, "engine.kv_cache_mb {} holds no sequence of max_context {} ({} bytes each)",
              config.engine.kv_cache_mb, max_context_, row_bytes);
   cache_ = std::make_unique<KVCache>(mc_, rows, max_context_, options);
+  const std::string& graphs = config.engine.decode_graphs;
+  if (graphs == "on" || (graphs == "auto" && device_.is_cuda()))
+    fixed_ = std::make_unique<FixedDecoder>(model_, cache_.get(), device_);
   for (auto& [name, tensor] : checkpoint_tensors(model_)) {
     slots_[name] = ParamSlot{tensor.sizes().vec(), dtype_name(tensor.scalar_type()),
                              static_cast<uint64_t>(tensor.numel()) * tensor.element_size()};
     views_[name] = tensor;
   }
-  logger("rollout")->info("engine: {} on {}, {} KV-cache rows of {} tokens ({:.1f} MiB)", config.model.checkpoint.empty()
-                          ? config.model.config : config.model.checkpoint, device_.str(), rows, max_context_,
-                          cache_->bytes() / 1048576.0);
+  logger("rollout")->info("engine: {} on {}, {} KV-cache rows of {} tokens ({:.1f} MiB), {} decode steps",
+                          config.model.checkpoint.empty() ? config.model.config : config.model.checkpoint,
+                          device_.str(), rows, max_context_, cache_->bytes() / 1048576.0,
+                          !fixed_ ? "eager" : device_.is_cuda() ? "CUDA-graph" : "fixed-shape");
   thread_ = std::thread([this] { loop(); });
 }
 

@@ -22,6 +22,7 @@
 #include "model/sampling.h"
 #include "model/transformer.h"
 #include "rollout/engine.h"
+#include "rollout/fixed_decoder.h"
 #include "rollout/weight_staging.h"
 
 namespace dsrl::rollout_engine {
@@ -133,6 +134,7 @@ class EngineImpl : public Engine {
   DeepseekV32 model_{nullptr};
   ModelConfig mc_;
   std::unique_ptr<KVCache> cache_;
+  std::unique_ptr<FixedDecoder> fixed_;  // engine.decode_graphs: the decode steps, else eager forwards
   int64_t max_context_ = 0;
   std::map<std::string, ParamSlot> slots_;
   std::map<std::string, at::Tensor> views_;  // checkpoint name -> the model's tensor (a view for experts)

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "proto/sampling_mask.h"
 #include "rollout/engine_impl.h"
@@ -34,6 +35,15 @@ void EngineImpl::decode() {
   std::vector<Sequence*> seqs = running_;
   std::vector<int64_t> fed;
   for (const Sequence* s : seqs) fed.push_back(s->pending);
+  if (fixed_) {
+    std::vector<int64_t> lengths;
+    for (const Sequence* s : seqs) lengths.push_back(cache_->length(s->row));
+    const ForwardResult& r = fixed_->step(fed, lengths);  // [P >= n, 1, V]
+    for (const Sequence* s : seqs) cache_->grow(s->row);  // before take_tokens retires (moves) rows
+    record_traces(seqs, r, std::vector<int64_t>(n, 1));
+    take_tokens(seqs, r.logits.select(1, 0).narrow(0, 0, n));
+    return;
+  }
   cache_->set_window(0, n);
   ForwardOptions o = traced_forward(seqs);
   ForwardResult r = model_->forward(at::tensor(fed, at::kLong).view({n, 1}).to(device_), o);  // [n, 1, V]
@@ -43,13 +53,18 @@ void EngineImpl::decode() {
 
 void EngineImpl::record_traces(const std::vector<Sequence*>& seqs, const ForwardResult& r,
                                const std::vector<int64_t>& fed) {
-  if (r.expert_ids.empty() && r.indexer_topk.empty()) return;
+  bool routes = false, selections = false;
+  for (const Sequence* s : seqs) {
+    routes = routes || s->job->request.record_routing;
+    selections = selections || s->job->request.record_indexer;
+  }
   std::vector<at::Tensor> experts, topk;
-  for (const auto& e : r.expert_ids) experts.push_back(e.cpu());  // [n, S, k]
-  for (const auto& t : r.indexer_topk) {
-    at::Tensor padded = at::full({t.size(0), t.size(1), mc_.index_topk}, -1, at::kLong);
-    padded.narrow(2, 0, std::min<int64_t>(t.size(2), mc_.index_topk)).copy_(t.narrow(2, 0, std::min<int64_t>(t.size(2), mc_.index_topk)).cpu());
-    topk.push_back(padded.to(at::kInt));
+  for (const auto& e : routes ? r.expert_ids : std::vector<at::Tensor>{}) experts.push_back(e.cpu());  // [n, S, k]
+  for (const auto& t : selections ? r.indexer_topk : std::vector<at::Tensor>{}) {  // [n, S, <= index_topk]
+    const int64_t width = std::min<int64_t>(t.size(2), mc_.index_topk);
+    at::Tensor padded = at::full({t.size(0), t.size(1), mc_.index_topk}, -1, at::kInt);
+    padded.narrow(2, 0, width).copy_(t.narrow(2, 0, width).cpu());
+    topk.push_back(padded);
   }
   for (size_t i = 0; i < seqs.size(); ++i) {
     Sequence* s = seqs[i];
@@ -85,29 +100,37 @@ ForwardOptions EngineImpl::traced_forward(const std::vector<Sequence*>& seqs) {
 }
 
 void EngineImpl::take_tokens(const std::vector<Sequence*>& seqs, const at::Tensor& logits) {
-  std::map<Job*, std::vector<int64_t>> groups;  // one sampling config per job
-  for (size_t i = 0; i < seqs.size(); ++i) groups[seqs[i]->job].push_back(static_cast<int64_t>(i));
+  // Rows sampled with the same parameters go through one sampling call, whichever job they belong to.
+  std::map<std::tuple<double, int64_t, double>, std::vector<int64_t>> groups;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const SamplingParams& p = seqs[i]->job->params;
+    groups[{p.temperature, p.top_k, p.top_p}].push_back(static_cast<int64_t>(i));
+  }
   std::vector<Sequence*> done;
   std::vector<FinishReason> why;
   int64_t mask_bytes = 0, mask_tokens = 0;
-  for (auto& [job, rows] : groups) {
+  for (auto& [key, rows] : groups) {
     std::vector<double> u;
-    for (int64_t i : rows) u.push_back(seqs[i]->stream.uniform());
-    at::Tensor index = at::tensor(rows, at::kLong).to(logits.device());
-    Sampled smp = sample_tokens(logits.index_select(0, index), job->params, at::tensor(u, at::kDouble));
+    bool masks = false;
+    for (int64_t i : rows) {
+      u.push_back(seqs[i]->stream.uniform());
+      masks = masks || seqs[i]->job->request.record_mask;
+    }
+    const bool all = static_cast<int64_t>(rows.size()) == logits.size(0);
+    at::Tensor group = all ? logits : logits.index_select(0, at::tensor(rows, at::kLong).to(logits.device()));
+    Sampled smp = sample_tokens(group, seqs[rows[0]]->job->params, at::tensor(u, at::kDouble));
     const at::Tensor tokens = smp.tokens.cpu().contiguous(), logprobs = smp.logprobs.to(at::kFloat).cpu().contiguous();
     const int64_t* token_of = tokens.data_ptr<int64_t>();
     const float* logprob_of = logprobs.data_ptr<float>();
-    const bool masks = job->request.record_mask;
     at::Tensor kept = masks ? smp.kept.to(at::kByte).cpu().contiguous() : at::Tensor();
-    const SamplingSpec& spec = job->request.sampling;
     for (size_t j = 0; j < rows.size(); ++j) {
       Sequence* s = seqs[rows[j]];
+      const SamplingSpec& spec = s->job->request.sampling;
       const int64_t token = token_of[j];
       s->out.tokens.push_back(token);
       s->out.logprobs.push_back(logprob_of[j]);
       s->pending = token;
-      if (masks) {
+      if (s->job->request.record_mask) {
         s->out.mask.push_back(encode_kept_set(kept[j].data_ptr<uint8_t>(), kept.size(1)));
         mask_bytes += static_cast<int64_t>(s->out.mask.back().size());
         ++mask_tokens;

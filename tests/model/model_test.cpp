@@ -94,6 +94,53 @@ TEST(Decode, IncrementalEqualsFullForwardAcrossTopkBoundary) {
   EXPECT_GE(agreed, compared * 9 / 10) << "the decode's indexer selections differ from the full forward's";
 }
 
+// The selected keys without the -1 padding, sorted (selections over different key counts differ in width).
+at::Tensor key_set(const at::Tensor& topk) { return std::get<0>(topk.masked_select(topk >= 0).sort()); }
+
+// The fixed-shape decode (decode_lengths: keys over the whole capacity, lengths on the device, CUDA-graph
+// capturable) against the appending one, from the same prefill: replaying the appending step's selections it gives
+// the same logits, its own selections agree almost everywhere, and grow() moves the lengths as advance() does.
+TEST(Decode, FixedShapeEqualsAppending) {
+  ModelConfig c = tiny_config();
+  DeepseekV32 model = tiny_model(c, 9);
+  at::NoGradGuard no_grad;
+  const int64_t total = 28;
+  at::Tensor seqs = at::randint(0, c.vocab_size, {3, total}, at::kLong);
+  KVCache appending(c, 3, 48, at::TensorOptions().dtype(at::kFloat)), fixed(c, 3, 48, at::TensorOptions().dtype(at::kFloat));
+  const std::vector<int64_t> prompt = {4, 9, 6};
+  for (KVCache* cache : {&appending, &fixed}) {
+    ForwardOptions pre;
+    pre.cache = cache;
+    pre.valid = prompt;
+    model->forward(seqs.narrow(1, 0, 9), pre);
+  }
+  int64_t compared = 0, agreed = 0;
+  for (int64_t step = 0; step < total - 9; ++step) {
+    const std::vector<int64_t> pos = appending.lengths();
+    ASSERT_EQ(fixed.lengths(), pos);
+    at::Tensor next = at::stack({seqs[0][pos[0]], seqs[1][pos[1]], seqs[2][pos[2]]}).view({3, 1});
+    ForwardOptions dec;
+    dec.cache = &appending;
+    dec.record = true;
+    ForwardResult a = model->forward(next, dec);
+    ForwardOptions fix;
+    fix.cache = &fixed;
+    fix.decode_lengths = at::tensor(pos, at::kLong);
+    fix.record = true;
+    ForwardResult own = model->forward(next, fix);  // its own selections
+    fix.replay_topk = &a.indexer_topk;
+    fix.record = false;
+    ForwardResult replayed = model->forward(next, fix);  // rewrites the same slots with the same entries
+    for (int64_t b = 0; b < 3; ++b) fixed.grow(b);
+    EXPECT_LE(max_diff(replayed.logits, a.logits), 1e-5) << "step " << step;
+    for (size_t l = 0; l < a.indexer_topk.size(); ++l)
+      for (int64_t b = 0; b < 3; ++b, ++compared)
+        agreed += at::equal(key_set(own.indexer_topk[l][b][0]), key_set(a.indexer_topk[l][b][0]));
+  }
+  EXPECT_EQ(fixed.lengths(), appending.lengths());
+  EXPECT_GE(agreed, compared * 9 / 10) << "fixed-shape selections differ from the appending decode's";
+}
+
 TEST(Attention, MqaEqualsMhaOverTheSameSelection) {
   ModelConfig c = tiny_config();
   DeepseekV32 model = tiny_model(c, 3);

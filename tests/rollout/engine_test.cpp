@@ -48,8 +48,14 @@ std::vector<at::Tensor> per_layer(const std::vector<int64_t>& flat, int64_t laye
   return at::tensor(flat, at::kLong).view({layers, 1, T, width}).unbind(0);
 }
 
-TEST(RolloutEngine, TeacherForcedReplayReproducesLogprobsAndRoutes) {
+// Both decode paths: eager forwards over the cached keys, and the fixed-shape steps CUDA graphs replay (run
+// eagerly on CPU: the batch padded to a bucket, keys over the whole context).
+class TeacherForced : public ::testing::TestWithParam<std::string> {};
+INSTANTIATE_TEST_SUITE_P(RolloutEngine, TeacherForced, ::testing::Values("off", "on"));
+
+TEST_P(TeacherForced, ReplayReproducesLogprobsAndRoutes) {
   RolloutServiceConfig cfg = engine_config(4);
+  cfg.engine.decode_graphs = GetParam();
   auto engine = Engine::create(cfg);
   DeepseekV32 model = load_model_source(cfg.model, at::kCPU, at::kFloat);  // the same weights, for the check
   at::NoGradGuard no_grad;
