@@ -44,6 +44,7 @@ void describe(ConfigIO& io, MathV2Config& c) {
   io.field("score_marker", c.score_marker);
   io.field("alpha", c.alpha, 0.0, 1e6);
   io.field("beta", c.beta, 0.0, 1e6);
+  io.field("meta_verifier", c.meta_verifier);
 }
 
 void describe(ConfigIO& io, TaskTypeConfig& c) {
@@ -58,6 +59,7 @@ void describe(ConfigIO& io, RewardServiceConfig& c) {
   io.section("server", c.server);
   io.section("log", c.log);
   io.map("task_types", c.task_types);
+  io.section("judge", c.judge);
   io.field("threads", c.threads, 1, 256);
   io.field("max_items", c.max_items, int64_t{1}, int64_t{1} << 30);
   io.field("max_text_bytes", c.max_text_bytes, int64_t{1}, int64_t{1} << 34);

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/server_config.h"
+#include "reward/judge.h"
 
 namespace dsrl {
 
@@ -49,6 +50,7 @@ struct MathV2Config {
   std::string score_marker = "Based on my evaluation, the final overall score should be:";
   double alpha = 0.76;            // generator: weight of the proof's score
   double beta = 0.24;             // generator: weight of the self-analysis reward
+  bool meta_verifier = false;     // R_meta from the meta-verifier (judge.meta_prompt on the judge) instead of 1
 };
 void describe(ConfigIO& io, MathV2Config& c);
 
@@ -65,6 +67,7 @@ struct RewardServiceConfig {
   ServerConfig server;                              // where to listen
   LogConfig log;                                    // log level and file
   std::map<std::string, TaskTypeConfig> task_types;  // RewardItem.task_type -> its signals
+  JudgeConfig judge;                                // the generative reward model and meta-verifier
   int threads = 2;                                  // items of a batch scored in parallel
   int64_t max_items = 100000;                       // a larger batch is refused
   int64_t max_text_bytes = 1 << 20;                 // a larger prompt/response/reference/rubric fails its item

@@ -2,11 +2,13 @@
 //   dsrl-reward --config configs/reward.yaml
 //   dsrl-reward score --config configs/reward.yaml --in items.jsonl --out scores.jsonl
 #include <cstring>
+#include <memory>
 
 #include "common/cli.h"
 #include "common/signals.h"
 #include "proto/server.h"
 #include "reward/config.h"
+#include "reward/judge_client.h"
 #include "reward/offline.h"
 #include "reward/service.h"
 
@@ -39,7 +41,9 @@ int main(int argc, char** argv) {
       "dsrl-reward: the reward service (rule, format, length, language and judge signals); "
       "`dsrl-reward score --config C --in items.jsonl --out scores.jsonl` scores a file",
       [&](const dsrl::RewardServiceConfig& config, const dsrl::CommandLine&) {
-        dsrl::Scorer scorer(config);
+        std::unique_ptr<dsrl::RolloutJudge> judge;
+        if (!config.judge.endpoint.empty()) judge = std::make_unique<dsrl::RolloutJudge>(config.judge);
+        dsrl::Scorer scorer(config, judge.get());
         if (offline) {
           if (in.empty() || out.empty()) throw dsrl::ConfigError("score needs --in FILE and --out FILE");
           dsrl::score_file(scorer, in, out);  // failed items carry their error in the output

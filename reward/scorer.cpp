@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "reward/answer.h"
+#include "reward/judge.h"
 #include "reward/math_v2.h"
 #include "reward/signals.h"
 
@@ -24,6 +25,17 @@ double parse_score(const std::string& text, const char* what) {
   throw ItemError(fmt::format("{} needs reference_answer to be a score 0, 0.5 or 1, got '{}'", what, text));
 }
 
+// A judgement that failed or could not be read: an ItemError the batch may escalate (judge.on_failure).
+struct JudgeFailure : ItemError {
+  using ItemError::ItemError;
+};
+
+// The normalised score of a judgement (its reply parsed in ask_judge already), or JudgeFailure naming `what`.
+double judged_score(const Judgement& j, const char* what, double min, double max) {
+  if (!j.error.empty()) throw JudgeFailure(fmt::format("{}: {}", what, j.error));
+  return parse_judge_score(j.reply, min, max);
+}
+
 void check_size(const ScoreItem& item, int64_t limit) {
   for (auto [name, text] : {std::pair<const char*, const std::string*>{"prompt", &item.prompt},
                             {"response", &item.response}, {"reference_answer", &item.reference_answer},
@@ -34,7 +46,7 @@ void check_size(const ScoreItem& item, int64_t limit) {
 
 }  // namespace
 
-Scorer::Scorer(RewardServiceConfig config) : config_(std::move(config)) {}
+Scorer::Scorer(RewardServiceConfig config, JudgeBackend* judge) : config_(std::move(config)), judge_(judge) {}
 
 std::vector<std::string> Scorer::task_types() const {
   std::vector<std::string> names;
@@ -42,7 +54,71 @@ std::vector<std::string> Scorer::task_types() const {
   return names;
 }
 
-ItemResult Scorer::score_one(const ScoreItem& item) const {
+std::optional<std::string> Scorer::meta_prompt(const ScoreItem& item, const TaskTypeConfig& t) const {
+  if (!t.math_v2.meta_verifier) return std::nullopt;
+  const VerifierTemplate tmpl{t.math_v2.evaluation_marker, t.math_v2.score_marker};
+  if (t.weights.math_verifier != 0) {
+    const std::string analysis = answer_part(item.response);
+    if (!verifier_score(analysis, tmpl)) return std::nullopt;
+    return render_judge_prompt(config_.judge.meta_prompt, item.prompt, analysis, item.reference_answer, "");
+  }
+  std::string proof, analysis;
+  if (t.weights.math_generator == 0 || !split_generator_output(answer_part(item.response), tmpl, &proof, &analysis) ||
+      !verifier_score(analysis, tmpl))
+    return std::nullopt;
+  return render_judge_prompt(config_.judge.meta_prompt, item.prompt + "\n\nProof:\n" + proof, analysis,
+                             item.reference_answer, "");
+}
+
+std::vector<ItemJudgements> Scorer::ask_judge(const std::vector<ScoreItem>& items, std::vector<Judgement>* replies) {
+  std::vector<std::string> prompts;
+  std::vector<std::pair<size_t, bool>> owner;  // (item, is the meta-verifier's)
+  for (size_t i = 0; i < items.size(); ++i) {
+    const ScoreItem& item = items[i];
+    auto type = config_.task_types.find(item.task_type);
+    if (type == config_.task_types.end()) continue;  // score_one reports it
+    try {
+      check_size(item, config_.max_text_bytes);
+    } catch (const ItemError&) {
+      continue;
+    }
+    if (type->second.weights.judge != 0) {
+      prompts.push_back(render_judge_prompt(config_.judge.prompt, item.prompt, item.response, item.reference_answer,
+                                            item.rubric.empty() ? config_.judge.default_rubric : item.rubric));
+      owner.emplace_back(i, false);
+    }
+    if (auto meta = meta_prompt(item, type->second)) {
+      prompts.push_back(std::move(*meta));
+      owner.emplace_back(i, true);
+    }
+  }
+  std::vector<ItemJudgements> out(items.size());
+  if (prompts.empty()) return out;
+  if (judge_) {
+    *replies = judge_->judge(prompts);
+  } else {
+    replies->assign(prompts.size(), Judgement{"", "no judge is configured: set judge.endpoint to a dsrl-rollout "
+                                                  "worker serving the judge model"});
+  }
+  if (replies->size() != prompts.size())
+    throw std::logic_error(fmt::format("judge backend returned {} judgements for {} prompts", replies->size(),
+                                       prompts.size()));
+  for (size_t k = 0; k < owner.size(); ++k) {
+    Judgement& j = (*replies)[k];
+    const bool meta = owner[k].second;
+    if (j.error.empty()) {  // an unusable reply counts as a failed judgement, as a failed call does
+      try {
+        parse_judge_score(j.reply, meta ? 0.0 : config_.judge.score_min, meta ? 1.0 : config_.judge.score_max);
+      } catch (const JudgeError& e) {
+        j.error = e.what();
+      }
+    }
+    (meta ? out[owner[k].first].meta : out[owner[k].first].judge) = &j;
+  }
+  return out;
+}
+
+ItemResult Scorer::score_one(const ScoreItem& item, const ItemJudgements& judged) const {
   ItemResult out;
   out.id = item.id;
   try {
@@ -79,20 +155,24 @@ ItemResult Scorer::score_one(const ScoreItem& item) const {
         add("language_reasoning", w.language_reasoning, language_share(reasoning_part(item.response), item.target_language));
     }
     const VerifierTemplate tmpl{t.math_v2.evaluation_marker, t.math_v2.score_marker};
+    const double meta = judged.meta ? judged_score(*judged.meta, "meta-verifier", 0.0, 1.0) : 1.0;
+    if (judged.meta) out.signals.emplace_back("meta", meta);  // R_meta, already inside the math_v2 rewards
     if (w.math_verifier != 0) {
       const double annotated = parse_score(item.reference_answer, "signal math_verifier");
-      add("math_verifier", w.math_verifier, verifier_reward(answer_part(item.response), annotated, 1.0, tmpl));
+      add("math_verifier", w.math_verifier, verifier_reward(answer_part(item.response), annotated, meta, tmpl));
     }
     if (w.math_generator != 0) {
       const double proof_score = parse_score(item.reference_answer, "signal math_generator");
       add("math_generator", w.math_generator,
-          generator_reward(answer_part(item.response), proof_score, 1.0, {t.math_v2.alpha, t.math_v2.beta}, tmpl));
+          generator_reward(answer_part(item.response), proof_score, meta, {t.math_v2.alpha, t.math_v2.beta}, tmpl));
     }
-    if (w.judge != 0) throw ItemError("signal judge: no judge is configured in this build of the scorer");
+    if (w.judge != 0)
+      add("judge", w.judge, judged_score(*judged.judge, "signal judge", config_.judge.score_min, config_.judge.score_max));
   } catch (const std::exception& e) {
     out.total = 0;
     out.signals.clear();
     out.error = e.what();
+    out.judge_failed = dynamic_cast<const JudgeFailure*>(&e) != nullptr;
   }
   return out;
 }
@@ -104,21 +184,47 @@ std::vector<ItemResult> Scorer::score(const std::vector<ScoreItem>& items) {
   std::set<std::string> ids;
   for (const auto& item : items)
     if (!ids.insert(item.id).second) throw BatchError(fmt::format("duplicate item id '{}'", item.id));
+  std::vector<Judgement> replies;
+  const std::vector<ItemJudgements> judged = ask_judge(items, &replies);
   std::vector<ItemResult> results(items.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i = next++; i < items.size(); i = next++) results[i] = score_one(items[i]);
+    for (size_t i = next++; i < items.size(); i = next++) results[i] = score_one(items[i], judged[i]);
   };
   const size_t workers = std::min<size_t>(config_.threads, (items.size() + 63) / 64);
   std::vector<std::thread> pool;
   for (size_t k = 1; k < workers; ++k) pool.emplace_back(work);
   work();
   for (auto& t : pool) t.join();
-  uint64_t failed = 0;
-  for (const auto& r : results) failed += !r.error.empty();
+  uint64_t failed = 0, judge_failed = 0, bad_judgements = 0;
+  const ItemResult* first_judge_failure = nullptr;
+  for (const auto& r : results) {
+    failed += !r.error.empty();
+    judge_failed += r.judge_failed;
+    if (r.judge_failed && !first_judge_failure) first_judge_failure = &r;
+  }
+  for (const Judgement& j : replies) bad_judgements += !j.error.empty();
+  judgements_ += replies.size();
+  judgements_failed_ += bad_judgements;
+  if (judge_failed > 0 && config_.judge.on_failure == "fail_batch")
+    throw JudgeUnavailable(fmt::format("{} of {} items could not be judged (judge.on_failure: fail_batch), first "
+                                       "'{}': {}", judge_failed, items.size(), first_judge_failure->id,
+                                       first_judge_failure->error));
   scored_ += items.size();
   failed_ += failed;
+  std::lock_guard<std::mutex> lock(recent_mutex_);
+  recent_.emplace_back(std::chrono::steady_clock::now(), items.size());
   return results;
+}
+
+double Scorer::items_per_second() const {
+  constexpr auto kWindow = std::chrono::seconds(10);
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(recent_mutex_);
+  while (!recent_.empty() && now - recent_.front().first > kWindow) recent_.pop_front();
+  size_t items = 0;
+  for (const auto& [when, n] : recent_) items += n;
+  return items / std::chrono::duration<double>(kWindow).count();
 }
 
 }  // namespace dsrl

@@ -29,6 +29,9 @@ grpc::Status RewardService::Score(grpc::ServerContext*, const reward::ScoreReque
   } catch (const BatchError& e) {
     logger("reward")->warn("Score refused: {}", e.what());
     return grpc::Status(grpc::INVALID_ARGUMENT, e.what());
+  } catch (const JudgeUnavailable& e) {
+    logger("reward")->warn("Score failed: {}", e.what());
+    return grpc::Status(grpc::UNAVAILABLE, e.what());
   }
   return grpc::Status::OK;
 }
@@ -41,6 +44,9 @@ grpc::Status RewardService::GetStatus(grpc::ServerContext*, const reward::GetSta
   response->set_in_flight(in_flight_);
   const auto up = std::chrono::steady_clock::now() - started_;
   response->set_uptime_seconds(std::chrono::duration_cast<std::chrono::seconds>(up).count());
+  response->set_items_per_second(scorer_.items_per_second());
+  response->set_judgements(scorer_.judgements());
+  response->set_judgements_failed(scorer_.judgements_failed());
   return grpc::Status::OK;
 }
 

@@ -8,9 +8,10 @@ import os, re, sys
 
 root = sys.argv[1]
 # Which project folders each folder may include (besides itself). tests/<x> may include what x may, plus x.
+# reward may include model/ for the judge's tokenizer only: a torch-free folder that sees torch is an error.
 ALLOWED = {
     "common": set(), "proto": {"common"}, "kernels": set(), "model": {"kernels", "common"},
-    "rollout": {"model", "proto", "common", "kernels"}, "reward": {"proto", "common"},
+    "rollout": {"model", "proto", "common", "kernels"}, "reward": {"proto", "common", "model"},
     "trainer": {"model", "proto", "common", "kernels"},
 }
 TORCH_OK = {"model", "rollout", "trainer"}
@@ -75,6 +76,9 @@ for rel, incs in sorted(files.items()):
         if TORCH.match(inc) and not torch_ok:
             errors.append(f"{rel}:{lineno}: includes torch header {inc}, but {name} must stay torch-free")
     torch, proto = sees(rel)
+    if torch and not torch_ok and not any(TORCH.match(inc) for _, inc in incs):
+        errors.append(f"{rel}: sees torch headers through project headers, but {name} must stay torch-free "
+                      "(reward may use model/'s torch-free tokenizer and chat headers only)")
     if torch and proto:
         errors.append(f"{rel}: sees both torch and protobuf/gRPC headers (directly or through project headers); "
                       "torch ships its own protobuf: keep gRPC code in a torch-free file and pass plain structs")

@@ -86,7 +86,8 @@ TEST(Scorer, ItemProblemsAreItemErrors) {
   EXPECT_NE(r[2].error.find("response has 2000 bytes, above max_text_bytes 1000"), std::string::npos) << r[2].error;
   EXPECT_NE(r[3].error.find("needs a target_language"), std::string::npos) << r[3].error;
   EXPECT_NE(r[4].error.find("unknown target_language 'tlh'"), std::string::npos) << r[4].error;
-  EXPECT_NE(r[5].error.find("judge"), std::string::npos) << r[5].error;
+  EXPECT_NE(r[5].error.find("signal judge: no judge is configured: set judge.endpoint"), std::string::npos) << r[5].error;
+  EXPECT_TRUE(r[5].judge_failed);
   for (const auto& x : r) {
     EXPECT_EQ(x.total, 0);
     EXPECT_TRUE(x.signals.empty());
@@ -133,6 +134,10 @@ TEST(RewardConfig, RejectsBadSettings) {
   EXPECT_NE(error("task_types: {m: {length: {mode: overlong, budget: 10, cache: 20}}}").find("must be <= budget"),
             std::string::npos);
   EXPECT_NE(error("task_types: {m: {format: {wrapper: xml}}}").find("format.wrapper must be one of"), std::string::npos);
+  EXPECT_NE(error("judge: {score_min: 5, score_max: 5}").find("judge.score_max must be above score_min (5), got 5"),
+            std::string::npos) << error("judge: {score_min: 5, score_max: 5}");
+  EXPECT_NE(error("judge: {prompt: 'grade {prompt}'}").find("judge.prompt must contain {response}"), std::string::npos);
+  EXPECT_NE(error("judge: {on_failure: ignore}").find("judge.on_failure must be one of"), std::string::npos);
   EXPECT_EQ(error(kConfig), "");
 }
 

@@ -44,5 +44,11 @@ expect_fail "torch and protobuf in one file" "trainer/mixed.cpp: sees both torch
 fresh_tree; printf '#include "model/layer.h"\n#include <grpcpp/grpcpp.h>\n' > "$tmp/t/rollout/handler.cpp"
 expect_fail "torch through a project header plus gRPC" "rollout/handler.cpp: sees both torch and protobuf"
 
+fresh_tree; printf '#include "model/layer.h"\n' > "$tmp/t/reward/judge.cpp"
+expect_fail "torch reaching reward through a model header" "reward/judge.cpp: sees torch headers through project headers"
+
+fresh_tree; printf '#include <string>\n' > "$tmp/t/model/tokenizer.h"; printf '#include "model/tokenizer.h"\n' > "$tmp/t/reward/judge.cpp"
+if "$check" "$tmp/t" >/dev/null; then echo "ok   reward may use a torch-free model header"; else echo "FAIL reward + torch-free model header"; failures=$((failures + 1)); fi
+
 if [ $failures -gt 0 ]; then echo "$failures layering test(s) failed"; exit 1; fi
 echo "all layering tests passed"
