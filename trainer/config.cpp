@@ -43,7 +43,7 @@ void describe(ConfigIO& io, LoopConfig& c) {
 }
 
 void describe(ConfigIO& io, TrainConfig& c) {
-  io.choice("stage", c.stage, {"preflight", "lm", "dense_warmup", "sparse"});
+  io.choice("stage", c.stage, {"preflight", "lm", "dense_warmup", "sparse", "grpo"});
   io.choice("device", c.device, {"cpu", "cuda"});
   io.field("run_dir", c.run_dir);
   io.section("log", c.log);
@@ -55,9 +55,15 @@ void describe(ConfigIO& io, TrainConfig& c) {
   io.section("optim", c.optim);
   io.section("indexer", c.indexer);
   io.section("train", c.train);
+  io.section("grpo", c.grpo);
   if (!io.reading() || c.stage == "preflight") return;
   if (c.model.checkpoint.empty() && c.model.config.empty())
     io.fail("model", "needs model.checkpoint (a folder) or model.config (a model config to initialise)");
+  if (c.stage == "grpo") {
+    if (c.grpo.rollout_endpoints.empty()) io.fail("grpo", "needs grpo.rollout_endpoints (dsrl-rollout workers)");
+    if (c.grpo.reward_endpoint.empty()) io.fail("grpo", "needs grpo.reward_endpoint (dsrl-reward)");
+    return;
+  }
   if (c.data.sources.empty() && c.data.synthetic.task.empty())
     io.fail("data", "needs data.sources or data.synthetic.task: give at least one source file or a synthetic task");
   if (c.stage == "dense_warmup" && c.attention == "sparse")
@@ -67,7 +73,7 @@ void describe(ConfigIO& io, TrainConfig& c) {
 }
 
 bool sparse_attention(const TrainConfig& c) {
-  return c.attention == "auto" ? c.stage == "sparse" : c.attention == "sparse";
+  return c.attention == "auto" ? (c.stage == "sparse" || c.stage == "grpo") : c.attention == "sparse";
 }
 
 }  // namespace dsrl

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/model_source.h"
 #include "trainer/data_config.h"
+#include "trainer/grpo_config.h"
 
 namespace dsrl {
 
@@ -61,7 +62,7 @@ struct LoopConfig {
 void describe(ConfigIO& io, LoopConfig& c);
 
 struct TrainConfig {
-  std::string stage = "preflight";  // what to run: preflight, lm, dense_warmup, sparse (grpo to come)
+  std::string stage = "preflight";  // what to run: preflight, lm, dense_warmup, sparse, grpo
   std::string device = "cpu";       // cpu (MPI all-reduce) or cuda (NCCL, one GPU per rank; -DDSRL_CUDA=ON)
   std::string run_dir;              // where the resolved config, metrics and checkpoints go;
                                     // empty: runs/<stage>-<UTC time>
@@ -71,10 +72,12 @@ struct TrainConfig {
   std::string tokenizer = "byte";   // training stages: tokenizer.json (or its folder), or "byte"
   DataConfig data;                  // training stages: corpus, packing, order
   std::string attention = "auto";   // training stages: dense or sparse (DSA top-k) attention; auto: dense for lm
-                                    // and dense_warmup (which needs it), sparse for sparse (which needs it)
+                                    // and dense_warmup (which needs it), sparse for sparse (which needs it) and
+                                    // grpo (as the rollout workers sample)
   OptimConfig optim;                // training stages
   IndexerTrainConfig indexer;       // stages dense_warmup and sparse
-  LoopConfig train;                 // training stages
+  LoopConfig train;                 // training stages (grpo: steps, logging, checkpoints)
+  GrpoConfig grpo;                  // stage grpo
 };
 void describe(ConfigIO& io, TrainConfig& c);
 

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <mpi.h>
 
+#include <cstdlib>
+
 #include "common/error.h"
 
 namespace dsrl {
@@ -20,6 +22,11 @@ MpiSession::MpiSession(int* argc, char*** argv) {
 }
 
 MpiSession::~MpiSession() { MPI_Finalize(); }
+
+void MpiSession::abort(int code) const {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);  // MPI_Abort does not return; this keeps [[noreturn]] honest if it ever did
+}
 
 std::string MpiSession::broadcast(const std::string& text) const {
   int64_t size = static_cast<int64_t>(text.size());

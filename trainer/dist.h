@@ -22,6 +22,8 @@ class MpiSession {
   int local_size() const { return local_size_; }
   // Rank 0's `text` on every rank.
   std::string broadcast(const std::string& text) const;
+  // Ends every rank of the job (MPI_Abort): one rank's failure must not leave the others waiting forever.
+  [[noreturn]] void abort(int code) const;
 
  private:
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;

@@ -3,6 +3,7 @@
 #include "common/cli.h"
 #include "trainer/config.h"
 #include "trainer/dist.h"
+#include "trainer/grpo_stage.h"
 #include "trainer/preflight.h"
 #include "trainer/pretrain_stage.h"
 #include "trainer/run_dir.h"
@@ -10,7 +11,7 @@
 namespace dsrl {
 namespace {
 
-int train(const TrainConfig& config, const MpiSession& mpi, bool resume) {
+int run_stage(const TrainConfig& config, const MpiSession& mpi, bool resume) {
   auto log = logger("trainer");
   std::unique_ptr<Communicator> comm =
       config.device == "cuda" ? make_nccl_communicator(mpi) : make_mpi_communicator();
@@ -18,7 +19,19 @@ int train(const TrainConfig& config, const MpiSession& mpi, bool resume) {
   log->info("stage {} on {} rank(s), device {}, all-reduce over {}{}", config.stage, mpi.size(), config.device,
             comm->backend(), ", run dir " + run_dir);
   if (config.stage == "preflight") return run_preflight(config.preflight, *comm, config.device, run_dir);
+  if (config.stage == "grpo") return run_grpo_stage(config, *comm, mpi, run_dir, resume);
   return run_pretrain_stage(config, *comm, run_dir, resume);
+}
+
+// A rank that fails ends the whole job: the others would otherwise wait in a collective forever.
+int train(const TrainConfig& config, const MpiSession& mpi, bool resume) {
+  try {
+    return run_stage(config, mpi, resume);
+  } catch (const std::exception& e) {
+    if (mpi.size() == 1) throw;
+    logger("common")->error("dsrl-train failed on rank {} of {}, ending the job: {}", mpi.rank(), mpi.size(), e.what());
+    mpi.abort(1);
+  }
 }
 
 }  // namespace
@@ -27,6 +40,6 @@ int train(const TrainConfig& config, const MpiSession& mpi, bool resume) {
 int main(int argc, char** argv) {
   dsrl::MpiSession mpi(&argc, &argv);
   return dsrl::run_main<dsrl::TrainConfig>(
-      argc, argv, "dsrl-train: training stages (preflight, lm, dense_warmup, sparse) under mpirun or srun",
+      argc, argv, "dsrl-train: training stages (preflight, lm, dense_warmup, sparse, grpo) under mpirun or srun",
       [&](const dsrl::TrainConfig& config, const dsrl::CommandLine& cli) { return dsrl::train(config, mpi, cli.resume); });
 }

@@ -19,7 +19,8 @@ bool decays(const std::string& name, const at::Tensor& p) {
 }  // namespace
 
 std::vector<ParamGroup> stage_param_groups(DeepseekV32& model, const TrainConfig& c) {
-  const bool main_trains = c.stage != "dense_warmup", indexer_trains = c.stage != "lm";
+  const bool main_trains = c.stage != "dense_warmup";
+  const bool indexer_trains = c.stage == "dense_warmup" || c.stage == "sparse";  // frozen in lm and grpo
   ParamGroup decay{"decay", {}, c.optim.lr, c.optim.weight_decay}, plain{"no_decay", {}, c.optim.lr, 0.0};
   ParamGroup index_decay{"indexer_decay", {}, c.indexer.lr, c.optim.weight_decay},
       index_plain{"indexer_no_decay", {}, c.indexer.lr, 0.0};

@@ -18,6 +18,7 @@ class Communicator;
 //                 the indexer is frozen (it learns in dense_warmup / sparse)
 //   dense_warmup: the indexer only ("indexer_decay", "indexer_no_decay") at indexer.lr
 //   sparse:       both, each at its own learning rate
+//   grpo:         as lm (the indexer is frozen)
 std::vector<ParamGroup> stage_param_groups(DeepseekV32& model, const TrainConfig& config);
 
 // The schedule's factor at `step` (1-based): linear warm-up from 0 to 1, then cosine to min_lr / lr at `steps`.

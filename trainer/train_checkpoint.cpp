@@ -60,6 +60,7 @@ void save_train_checkpoint(const std::string& run_dir, DeepseekV32& model, AdamW
   }
   save_checkpoint_tensors((tmp / "optimizer").string(), moments);
   nlohmann::json meta = {{"step", state.step}, {"data_position", nlohmann::json::parse(state.data.to_json())}};
+  if (!state.stage_state.empty()) meta["stage_state"] = nlohmann::json::parse(state.stage_state);
   write_file_atomic((tmp / "trainer_state.json").string(), meta.dump(2) + "\n");
   fs::remove_all(final_dir);
   fs::rename(tmp, final_dir);
@@ -96,6 +97,7 @@ TrainState load_train_checkpoint(const std::string& dir, DeepseekV32& model, Ada
   TrainState state;
   state.step = meta.at("step").get<int64_t>();
   state.data = DataPosition::from_json(meta.at("data_position").dump(), dir + "/trainer_state.json");
+  if (meta.contains("stage_state")) state.stage_state = meta["stage_state"].dump();
   return state;
 }
 

@@ -1,7 +1,8 @@
 // Training checkpoints: <run_dir>/checkpoints/step-00000042/ holding
 //   model/              config.json + safetensors (HF layout: the next stage's model.checkpoint)
 //   optimizer/          AdamW moments and step counts (safetensors)
-//   trainer_state.json  {"step": 42, "data_position": {...}}, written last: a folder without it is incomplete
+//   trainer_state.json  {"step": 42, "data_position": {...}[, "stage_state": {...}]}, written last: a folder
+//                       without it is incomplete
 // Written by rank 0 into a temporary folder, then renamed; only the newest `keep` are kept.
 #pragma once
 
@@ -17,6 +18,8 @@ namespace dsrl {
 struct TrainState {
   int64_t step = 0;           // optimizer steps done
   DataPosition data;          // where the next batch starts
+  std::string stage_state;    // a stage's own state as a JSON object (grpo: prompt position, policy version);
+                              // empty: none
 };
 
 void save_train_checkpoint(const std::string& run_dir, DeepseekV32& model, AdamW& optimizer,

@@ -1,0 +1,72 @@
+#include "trainer/grpo_config.h"
+
+#include "common/config.h"
+
+namespace dsrl {
+
+void describe(ConfigIO& io, GrpoTaskConfig& c) {
+  io.field("task_type", c.task_type);
+  io.field("weight", c.weight, 0.0, 1e9);
+  io.section("synthetic", c.synthetic);
+  io.field("path", c.path);
+  io.field("prompt_field", c.prompt_field);
+  io.field("answer_field", c.answer_field);
+  io.field("rubric_field", c.rubric_field);
+  io.field("kl_beta", c.kl_beta, -1.0, 1e6);
+  if (io.reading() && c.synthetic.task.empty() == c.path.empty())
+    io.fail("path", "a task needs exactly one of synthetic.task (a built-in generator) and path (a JSONL file)");
+}
+
+void describe(ConfigIO& io, GrpoConfig& c) {
+  io.field("rollout_endpoints", c.rollout_endpoints);
+  io.field("reward_endpoint", c.reward_endpoint);
+  io.list("tasks", c.tasks);
+  io.field("seed", c.seed);
+  io.field("prompts_per_step", c.prompts_per_step, int64_t{1}, int64_t{1} << 20);
+  io.field("samples_per_prompt", c.samples_per_prompt, int64_t{1}, int64_t{1} << 16);
+  io.field("temperature", c.temperature, 1e-3, 100.0);
+  io.field("top_p", c.top_p, 0.0, 1.0);
+  io.field("top_k", c.top_k, int64_t{0}, int64_t{1} << 30);
+  io.field("max_new_tokens", c.max_new_tokens, int64_t{1}, int64_t{1} << 24);
+  io.field("std_normalize", c.std_normalize);
+  io.choice("zero_variance", c.zero_variance, {"skip", "keep"});
+  io.field("eps_low", c.eps_low, 0.0, 1.0);
+  io.field("eps_high", c.eps_high, 0.0, 100.0);
+  io.choice("kl_estimator", c.kl_estimator, {"k3", "unbiased_k3"});
+  io.field("kl_beta", c.kl_beta, 0.0, 1e6);
+  io.field("off_policy_mask", c.off_policy_mask);
+  io.field("off_policy_delta", c.off_policy_delta, 0.0, 1e6);
+  io.field("keep_routing", c.keep_routing);
+  io.field("keep_sampling_mask", c.keep_sampling_mask);
+  io.choice("pi_old", c.pi_old, {"rollout", "recompute"});
+  io.field("updates_per_batch", c.updates_per_batch, int64_t{1}, int64_t{1} << 20);
+  io.field("tokens_per_micro_batch", c.tokens_per_micro_batch, int64_t{1}, int64_t{1} << 40);
+  io.field("eval_every", c.eval_every, int64_t{0}, int64_t{1} << 40);
+  io.field("eval_prompts", c.eval_prompts, int64_t{0}, int64_t{1} << 20);
+  io.field("eval_samples", c.eval_samples, int64_t{1}, int64_t{1} << 16);
+  io.field("eval_temperature", c.eval_temperature, 0.0, 100.0);
+  io.field("eval_threshold", c.eval_threshold, -1e9, 1e9);
+  io.field("rollout_deadline_s", c.rollout_deadline_s, 1e-3, 1e7);
+  io.field("reward_deadline_s", c.reward_deadline_s, 1e-3, 1e7);
+  io.field("retries", c.retries, int64_t{0}, int64_t{100});
+  if (!io.reading()) return;
+  if (c.tasks.empty()) io.fail("tasks", "needs at least one task");
+  double total = 0;
+  for (const auto& t : c.tasks) total += t.weight;
+  if (total <= 0) io.fail("tasks", "the task weights sum to 0: give at least one a positive weight");
+  if (c.samples_per_prompt < 2)
+    io.fail("samples_per_prompt", fmt::format("group advantages need at least 2 samples per prompt, got {}",
+                                              c.samples_per_prompt));
+}
+
+double kl_beta_of(const GrpoConfig& c, const GrpoTaskConfig& task) {
+  return task.kl_beta >= 0 ? task.kl_beta : c.kl_beta;
+}
+
+bool needs_reference(const GrpoConfig& c) {
+  for (const auto& t : c.tasks)
+    if (kl_beta_of(c, t) > 0) return true;
+  return false;
+}
+
+}  // namespace dsrl

@@ -1,0 +1,75 @@
+// Stage grpo's config (the `grpo:` section; docs/grpo.md): where samples come from, how they are scored, and the
+// loss with its four stabilisers, each a switch so researchers can ablate them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "trainer/data_config.h"
+
+namespace dsrl {
+
+class ConfigIO;
+
+// One task of the prompt mixture: a built-in generator or a JSONL file of prompts with reference answers.
+struct GrpoTaskConfig {
+  std::string task_type = "arithmetic";  // the reward service's task type (its signals), and the KL domain
+  double weight = 1;                     // share of each step's prompts
+  SyntheticConfig synthetic;             // a built-in generator (synthetic.task), or
+  std::string path;                      // a JSONL file: one object per line with the fields below
+  std::string prompt_field = "prompt";   // the user message
+  std::string answer_field = "answer";   // the reference answer (may be absent when no signal needs it)
+  std::string rubric_field = "rubric";   // per-item judge rubric (optional)
+  double kl_beta = -1;                   // this domain's KL weight (the seeds weaken or drop it per domain);
+                                         // < 0: grpo.kl_beta
+};
+void describe(ConfigIO& io, GrpoTaskConfig& c);
+
+struct GrpoConfig {
+  std::vector<std::string> rollout_endpoints;  // host:port of dsrl-rollout workers (load-balanced)
+  std::string reward_endpoint;                 // host:port of dsrl-reward
+  std::vector<GrpoTaskConfig> tasks = {GrpoTaskConfig{}};  // the prompt mixture
+  uint64_t seed = 1;                  // prompt order and sampling seeds
+  int64_t prompts_per_step = 8;       // B
+  int64_t samples_per_prompt = 8;     // G
+  // Sampling (the rollout's; the trainer recomputes log-probs at the same temperature).
+  double temperature = 1.0;
+  double top_p = 1.0;                 // 1: off
+  int64_t top_k = 0;                  // 0: off
+  int64_t max_new_tokens = 64;
+  // Advantages.
+  bool std_normalize = true;          // A = (r - mean) / (std + eps); false: r - mean
+  std::string zero_variance = "skip"; // groups whose rewards are all equal: skip (not trained) or keep
+  // The loss.
+  double eps_low = 0.2, eps_high = 0.28;  // clip(rho, 1 - eps_low, 1 + eps_high)
+  std::string kl_estimator = "unbiased_k3";  // k3, or unbiased_k3 (x pi_theta / pi_old)
+  double kl_beta = 0;                 // KL weight of tasks that set none; 0 everywhere: no reference model
+  bool off_policy_mask = true;        // OPSM: drop negative-advantage sequences with mean log(pi_old/pi) > delta
+  double off_policy_delta = 0.5;
+  bool keep_routing = true;           // replay the rollout's expert routes in the policy and reference forwards
+  bool keep_sampling_mask = true;     // -inf outside the rollout's kept top-k/top-p set before the log-softmax
+  std::string pi_old = "rollout";     // rollout (the behaviour log-probs) or recompute (a forward before updating)
+  int64_t updates_per_batch = 1;      // optimizer steps per rollout batch (its samples split in this many parts)
+  int64_t tokens_per_micro_batch = 8192;  // padded tokens per forward (micro-batches by token budget)
+  // Held-out evaluation: eval_samples answers to each of eval_prompts prompts of the first task (another seed),
+  // scored by the reward service; accuracy = share of answers with a total reward >= eval_threshold. Greedy
+  // (eval_temperature 0) gives the mode's accuracy; at the sampling temperature it is the expected pass@1.
+  int64_t eval_every = 10;            // steps (0: never; otherwise also at step 0 and the last step)
+  int64_t eval_prompts = 64;
+  int64_t eval_samples = 1;
+  double eval_temperature = 0;
+  double eval_threshold = 1.0;
+  // Calls.
+  double rollout_deadline_s = 600;
+  double reward_deadline_s = 300;
+  int64_t retries = 2;                // rollout: on another worker; reward: after backoff
+};
+void describe(ConfigIO& io, GrpoConfig& c);
+
+// The KL weight of a task of the mixture.
+double kl_beta_of(const GrpoConfig& c, const GrpoTaskConfig& task);
+// Whether any task type has a non-zero KL weight (a reference model is needed).
+bool needs_reference(const GrpoConfig& c);
+
+}  // namespace dsrl

@@ -1,0 +1,53 @@
+// The policy update of one GRPO step on every rank (torch): the step's samples split into updates_per_batch
+// mini-batches (one optimizer step each), each rank training its share, in micro-batches by token budget.
+#pragma once
+
+#include <vector>
+
+#include "model/transformer.h"
+#include "trainer/adamw.h"
+#include "trainer/config.h"
+#include "trainer/grpo_data.h"
+#include "trainer/grpo_batch.h"
+#include "trainer/grpo_loss.h"
+
+namespace dsrl {
+
+class Communicator;
+
+struct GrpoTrainStats {   // over all ranks and updates
+  double objective = 0;   // mean J_i
+  double kl = 0;          // mean per-sequence KL
+  double ratio_mean = 1, ratio_max = 1;
+  double clip_fraction = 0;   // tokens where the clipped branch was taken
+  double masked_fraction = 0; // sequences OPSM masked
+  double entropy = 0;         // mean per-token entropy of the (masked, tempered) policy
+  double grad_norm = 0;       // of the last update, before clipping
+  int64_t tokens = 0;         // response tokens trained (per update, summed)
+};
+
+class GrpoLearner {
+ public:
+  // The policy trains (groups from stage_param_groups); `reference` is undefined when no task has a KL weight.
+  GrpoLearner(const TrainConfig& config, DeepseekV32 policy, DeepseekV32 reference, AdamW& optimizer,
+              std::vector<ParamGroup>& groups, Communicator& comm, const at::Device& device);
+  // pi_old: recompute replaces the samples' behaviour log-probs with the current policy's before any update.
+  GrpoTrainStats update(std::vector<GrpoSample>& samples);
+
+ private:
+  struct Sums;
+  // Forward of one micro-batch: the policy's log-probs [B, S] (and entropy), replaying routes and masks.
+  at::Tensor logprobs(DeepseekV32& model, const GrpoMicroBatch& mb, at::Tensor* entropy);
+  void recompute_old(std::vector<GrpoSample>& samples);
+  std::vector<const GrpoSample*> my_share(const std::vector<GrpoSample>& samples, int64_t update) const;
+
+  const TrainConfig& config_;
+  DeepseekV32 policy_, reference_;
+  AdamW& optimizer_;
+  std::vector<ParamGroup>& groups_;
+  Communicator& comm_;
+  at::Device device_;
+  GrpoLossOptions loss_;
+};
+
+}  // namespace dsrl
