@@ -38,4 +38,9 @@ if ! $PY -c 'import transformers, tokenizers, safetensors, tensorboard' 2>/dev/n
   echo "[install-deps] installing transformers==$TRANSFORMERS_VERSION (reference for the cross-check tests)"
   $PY -m pip install -q --root-user-action=ignore "transformers==$TRANSFORMERS_VERSION" tokenizers safetensors tensorboard
 fi
+# The demo's reward/KL plot (scripts/plot-grpo.py).
+if ! $PY -c 'import matplotlib' 2>/dev/null; then
+  echo "[install-deps] installing matplotlib (the demo's plot)"
+  $PY -m pip install -q --root-user-action=ignore matplotlib
+fi
 echo "[install-deps] ok: torch $have_torch"

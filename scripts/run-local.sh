@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# GRPO on one machine: starts dsrl-reward and N dsrl-rollout workers on 127.0.0.1, then dsrl-train (stage grpo) on
+# R MPI ranks against them, with the endpoints filled in; everything stops when the trainer ends, fails or is
+# interrupted (Ctrl-C).
+#   scripts/run-local.sh CONFIG [--ranks 2] [--workers 1] [--rollout-config configs/rollout.yaml]
+#                        [--reward-config configs/reward.yaml] [--set KEY=VALUE ...] [--resume]
+# --set and --resume go to dsrl-train. The workers start from the trainer's model (model.checkpoint or
+# model.config) on its device; the trainer pushes its weights to them before the first rollout anyway.
+# Service logs: <run_dir>/services/. Build first (scripts/build.sh dsrl-train dsrl-rollout dsrl-reward).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${DSRL_BUILD_DIR:-$root/build}
+[ $# -ge 1 ] || { sed -n '2,9p' "$0"; exit 2; }
+config=$1; shift
+ranks=2 workers=1 rollout_config=$root/configs/rollout.yaml reward_config=$root/configs/reward.yaml
+train_args=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --ranks) ranks=$2; shift 2 ;;
+    --workers) workers=$2; shift 2 ;;
+    --rollout-config) rollout_config=$2; shift 2 ;;
+    --reward-config) reward_config=$2; shift 2 ;;
+    --set) train_args+=(--set "$2"); shift 2 ;;
+    --resume) train_args+=(--resume); shift ;;
+    *) echo "run-local.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+# The trainer's resolved config: its run_dir, model and device decide where logs go and what the workers serve.
+print_args=()
+for a in "${train_args[@]}"; do [ "$a" = --resume ] || print_args+=("$a"); done
+resolved=$("$bin/trainer/dsrl-train" --config "$config" "${print_args[@]}" --set "grpo.rollout_endpoints=[unset]" \
+  --set grpo.reward_endpoint=unset --print-config)
+value() { awk -v section="$1" -v key="$2" '
+  /^[^ ]/ { in_section = ($1 == section ":") }
+  section == "" && $1 == key ":" { sub(/^[^:]*: */, ""); gsub(/"/, ""); print; exit }
+  in_section && $1 == key ":" { sub(/^[^:]*: */, ""); gsub(/"/, ""); print; exit }' <<<"$resolved"; }
+[ "$(value "" stage)" = grpo ] || { echo "run-local.sh: $config is not a grpo config (stage: $(value "" stage))" >&2; exit 2; }
+run_dir=$(value "" run_dir)
+if [ -z "$run_dir" ]; then run_dir=runs/grpo-$(date -u +%Y%m%d-%H%M%S); train_args+=(--set "run_dir=$run_dir"); fi
+checkpoint=$(value model checkpoint) model_config=$(value model config) device=$(value "" device)
+logs=$run_dir/services
+mkdir -p "$logs"
+
+pids=()
+stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap stop EXIT
+trap 'exit 130' INT TERM
+endpoint=""
+start() {  # name binary args...: starts a service, waits for its port file, sets $endpoint
+  local name=$1; shift
+  rm -f "$logs/$name.port"
+  "$@" --set server.port_file="$logs/$name.port" --set log.file="$logs/$name.log" >>"$logs/$name.stderr" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 600); do [ -s "$logs/$name.port" ] && break; kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1; done
+  [ -s "$logs/$name.port" ] || { echo "run-local.sh: $name did not start; see $logs/$name.stderr" >&2; exit 1; }
+  endpoint=127.0.0.1:$(cat "$logs/$name.port")
+}
+start reward "$bin/reward/dsrl-reward" --config "$reward_config"
+reward=$endpoint
+model_args=(--set "model.checkpoint=$checkpoint")
+[ -n "$checkpoint" ] || model_args=(--set "model.config=$model_config")
+endpoints=()
+for w in $(seq "$workers"); do
+  start "rollout-$w" "$bin/rollout/dsrl-rollout" --config "$rollout_config" "${model_args[@]}" --set "engine.device=$device"
+  endpoints+=("$endpoint")
+done
+list=$(IFS=,; echo "${endpoints[*]}")
+echo "run-local.sh: reward $reward, rollout [$list], $ranks trainer rank(s), run dir $run_dir"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mpirun --oversubscribe -np "$ranks" "$bin/trainer/dsrl-train" --config "$config" "${train_args[@]}" \
+  --set "grpo.rollout_endpoints=[$list]" --set "grpo.reward_endpoint=$reward"
