@@ -27,18 +27,15 @@ while [ $# -gt 0 ]; do
 done
 
 # The trainer's resolved config: its run_dir, model and device decide where logs go and what the workers serve.
+source "$root/scripts/lib/grpo-config.sh"
 print_args=()
 for a in "${train_args[@]}"; do [ "$a" = --resume ] || print_args+=("$a"); done
-resolved=$("$bin/trainer/dsrl-train" --config "$config" "${print_args[@]}" --set "grpo.rollout_endpoints=[unset]" \
-  --set grpo.reward_endpoint=unset --print-config)
-value() { awk -v section="$1" -v key="$2" '
-  /^[^ ]/ { in_section = ($1 == section ":") }
-  section == "" && $1 == key ":" { sub(/^[^:]*: */, ""); gsub(/"/, ""); print; exit }
-  in_section && $1 == key ":" { sub(/^[^:]*: */, ""); gsub(/"/, ""); print; exit }' <<<"$resolved"; }
-[ "$(value "" stage)" = grpo ] || { echo "run-local.sh: $config is not a grpo config (stage: $(value "" stage))" >&2; exit 2; }
-run_dir=$(value "" run_dir)
+grpo_resolve "$bin" "$config" "${print_args[@]}"
+[ "$(grpo_value "" stage)" = grpo ] || { echo "run-local.sh: $config is not a grpo config (stage: $(grpo_value "" stage))" >&2; exit 2; }
+run_dir=$(grpo_value "" run_dir)
 if [ -z "$run_dir" ]; then run_dir=runs/grpo-$(date -u +%Y%m%d-%H%M%S); train_args+=(--set "run_dir=$run_dir"); fi
-checkpoint=$(value model checkpoint) model_config=$(value model config) device=$(value "" device)
+device=$(grpo_value "" device)
+grpo_model_args
 logs=$run_dir/services
 mkdir -p "$logs"
 
@@ -58,11 +55,9 @@ start() {  # name binary args...: starts a service, waits for its port file, set
 }
 start reward "$bin/reward/dsrl-reward" --config "$reward_config"
 reward=$endpoint
-model_args=(--set "model.checkpoint=$checkpoint")
-[ -n "$checkpoint" ] || model_args=(--set "model.config=$model_config")
 endpoints=()
 for w in $(seq "$workers"); do
-  start "rollout-$w" "$bin/rollout/dsrl-rollout" --config "$rollout_config" "${model_args[@]}" --set "engine.device=$device"
+  start "rollout-$w" "$bin/rollout/dsrl-rollout" --config "$rollout_config" "${grpo_model[@]}" --set "engine.device=$device"
   endpoints+=("$endpoint")
 done
 list=$(IFS=,; echo "${endpoints[*]}")

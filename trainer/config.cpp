@@ -59,11 +59,7 @@ void describe(ConfigIO& io, TrainConfig& c) {
   if (!io.reading() || c.stage == "preflight") return;
   if (c.model.checkpoint.empty() && c.model.config.empty())
     io.fail("model", "needs model.checkpoint (a folder) or model.config (a model config to initialise)");
-  if (c.stage == "grpo") {
-    if (c.grpo.rollout_endpoints.empty()) io.fail("grpo", "needs grpo.rollout_endpoints (dsrl-rollout workers)");
-    if (c.grpo.reward_endpoint.empty()) io.fail("grpo", "needs grpo.reward_endpoint (dsrl-reward)");
-    return;
-  }
+  if (c.stage == "grpo") return;  // its own data (grpo.tasks); the endpoints are checked when it starts
   if (c.data.sources.empty() && c.data.synthetic.task.empty())
     io.fail("data", "needs data.sources or data.synthetic.task: give at least one source file or a synthetic task");
   if (c.stage == "dense_warmup" && c.attention == "sparse")

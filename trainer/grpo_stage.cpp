@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "common/config.h"
 #include "common/log.h"
 #include "model/checkpoint.h"
 #include "trainer/dist.h"
@@ -124,6 +125,9 @@ int run_grpo_stage(const TrainConfig& cfg, Communicator& comm, const MpiSession&
   auto log = logger("trainer");
   const bool root = comm.rank() == 0;
   const GrpoConfig& g = cfg.grpo;
+  if (g.rollout_endpoints.empty() || g.reward_endpoint.empty())
+    throw ConfigError("stage grpo needs grpo.rollout_endpoints (dsrl-rollout workers) and grpo.reward_endpoint "
+                      "(dsrl-reward); scripts/run-local.sh starts both and fills them in");
   const at::Device device = cfg.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
   const at::ScalarType dtype = device.is_cuda() ? at::kBFloat16 : at::kFloat;
   DeepseekV32 policy = load_model_source(cfg.model, device, dtype);

@@ -26,7 +26,8 @@ TEST(TrainConfig, DefaultsAndPreflightKeys) {
 }
 
 TEST(TrainConfig, RejectsUnbuiltStagesAndBadValues) {
-  EXPECT_NE(error("stage: grpo").find("t.yaml:1: stage must be one of [preflight, lm, dense_warmup, sparse], got 'grpo'"), std::string::npos);
+  EXPECT_NE(error("stage: synthesize").find("t.yaml:1: stage must be one of [preflight, lm, dense_warmup, sparse, "
+                                           "grpo], got 'synthesize'"), std::string::npos);
   EXPECT_NE(error("stage: lm\ndata: {synthetic: {task: copy}}").find("model needs model.checkpoint"), std::string::npos);
   EXPECT_NE(error("stage: lm\nmodel: {config: m.yaml}").find("data needs data.sources or data.synthetic.task"),
             std::string::npos);
@@ -44,6 +45,29 @@ TEST(TrainConfig, RejectsUnbuiltStagesAndBadValues) {
   EXPECT_NE(error("device: tpu").find("device must be one of [cpu, cuda], got 'tpu'"), std::string::npos);
   EXPECT_NE(error("preflight:\n  deadline_s: 0").find("t.yaml:2: preflight.deadline_s must be in"), std::string::npos);
   EXPECT_NE(error("log: {level: loud}").find("log.level must be one of [trace, debug, info, warn, error, off]"),
+            std::string::npos);
+}
+
+TEST(TrainConfig, GrpoSection) {
+  const std::string base = "stage: grpo\nmodel: {config: m.yaml}\n";
+  TrainConfig c = parse_config<TrainConfig>(
+      YAML::Load(base + "grpo:\n  tasks:\n    - {task_type: math, path: m.jsonl, kl_beta: 0}\n"
+                        "    - {task_type: arithmetic, synthetic: {task: arithmetic}, weight: 3}\n  kl_beta: 0.1\n"),
+      "t.yaml");
+  ASSERT_EQ(c.grpo.tasks.size(), 2u);
+  EXPECT_EQ(kl_beta_of(c.grpo, c.grpo.tasks[0]), 0.0) << "a domain that drops the KL";
+  EXPECT_EQ(kl_beta_of(c.grpo, c.grpo.tasks[1]), 0.1) << "the default";
+  EXPECT_TRUE(needs_reference(c.grpo));
+  EXPECT_TRUE(sparse_attention(c)) << "grpo samples and trains with top-k attention";
+  EXPECT_NE(error(base + "grpo: {tasks: [{task_type: x}]}").find("a task needs exactly one of synthetic.task"),
+            std::string::npos);
+  EXPECT_NE(error(base + "grpo: {samples_per_prompt: 1}").find("group advantages need at least 2 samples"),
+            std::string::npos);
+  EXPECT_NE(error(base + "grpo: {kl_estimator: k2}").find("grpo.kl_estimator must be one of [k3, unbiased_k3]"),
+            std::string::npos);
+  EXPECT_NE(error(base + "grpo: {pi_old: fresh}").find("grpo.pi_old must be one of [rollout, recompute]"),
+            std::string::npos);
+  EXPECT_NE(error(base + "grpo: {tasks: [{synthetic: {task: copy}, weight: 0}]}").find("task weights sum to 0"),
             std::string::npos);
 }
 
