@@ -1,6 +1,7 @@
 #include "model/moe.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 namespace dsrl {
 
@@ -34,6 +35,9 @@ Routing RouterImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids) {
                                             replay_ids.max().item<int64_t>() < experts_),
                 "replayed expert ids must be in [0, ", experts_, ")");
     r.ids = replay_ids.to(at::kLong);
+    at::NoGradGuard no_grad;
+    const at::Tensor own = std::get<0>(choose(scores.detach()).sort(-1));
+    r.mismatch = (own != std::get<0>(r.ids.sort(-1))).any(-1);
   } else {
     at::NoGradGuard no_grad;
     r.ids = choose(scores.detach());
@@ -105,14 +109,15 @@ at::Tensor sequence_balance(const at::Tensor& scores, const at::Tensor& ids) {
   return (f * p).sum(-1);                                                                                   // [B]
 }
 
-at::Tensor MoEImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids, at::Tensor* chosen,
-                            at::Tensor* balance) {
+at::Tensor MoEImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids, MoETraces* traces) {
   const int64_t B = x.size(0), S = x.size(1), D = x.size(2);
   at::Tensor flat = x.reshape({B * S, D});
   at::Tensor replay = replay_ids.defined() ? replay_ids.reshape({B * S, -1}) : at::Tensor();
   Routing routing = gate(flat, replay);
-  if (chosen) *chosen = routing.ids.view({B, S, -1});
-  if (balance) *balance = sequence_balance(routing.scores.view({B, S, -1}), routing.ids.view({B, S, -1}));
+  if (traces && traces->want_ids) traces->ids = routing.ids.view({B, S, -1});
+  if (traces && traces->want_balance)
+    traces->balance = sequence_balance(routing.scores.view({B, S, -1}), routing.ids.view({B, S, -1}));
+  if (traces && traces->want_mismatch && routing.mismatch.defined()) traces->mismatch = routing.mismatch.view({B, S});
   at::Tensor out = experts(flat, routing).view({B, S, D});
   if (shared_experts) out = out + shared_experts(x);
   return out;

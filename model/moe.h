@@ -12,6 +12,15 @@ struct Routing {
   at::Tensor ids;      // [N, k] int64 expert ids, best first (or as replayed)
   at::Tensor weights;  // [N, k] fp32: normalised sigmoid scores * routed_scaling_factor
   at::Tensor scores;   // [N, E] fp32 sigmoid affinities of every expert (with gradient to the router)
+  at::Tensor mismatch; // [N] bool when replaying: the router's own top-k set differs from the replayed one
+};
+
+// What an MoE layer reports besides its output, each only when asked for.
+struct MoETraces {
+  bool want_ids = false, want_balance = false, want_mismatch = false;
+  at::Tensor ids;       // [B, S, k] the expert ids used
+  at::Tensor balance;   // [B] the sequence-wise balance term (sequence_balance)
+  at::Tensor mismatch;  // [B, S] bool, when replaying: the router would have chosen other experts
 };
 
 class RouterImpl : public torch::nn::Module {
@@ -51,10 +60,8 @@ TORCH_MODULE(Experts);
 class MoEImpl : public torch::nn::Module {
  public:
   explicit MoEImpl(const ModelConfig& config);
-  // x: [B, S, D]; replay_ids [B, S, k] or undefined; chosen (optional) receives the ids used [B, S, k];
-  // balance (optional) receives the sequence-wise balance term per row [B] (sequence_balance).
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& replay_ids, at::Tensor* chosen,
-                     at::Tensor* balance = nullptr);
+  // x: [B, S, D]; replay_ids [B, S, k] or undefined; traces (optional) receives what it asks for.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& replay_ids, MoETraces* traces = nullptr);
   Router gate{nullptr};
   Experts experts{nullptr};
   MLP shared_experts{nullptr};  // absent when n_shared_experts == 0

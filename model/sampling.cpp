@@ -47,6 +47,11 @@ at::Tensor kept_set(const at::Tensor& scaled, const SamplingParams& p) {
 
 }  // namespace
 
+at::Tensor kept_tokens(const at::Tensor& logits, const SamplingParams& p) {
+  DSRL_CHECK(p.temperature > 0, "kept_tokens needs a temperature > 0, got {}", p.temperature);
+  return kept_set(logits.to(at::kFloat) / p.temperature, p);
+}
+
 // Checks the parameters; returns the greedy result, or the kept set and the log-probs to draw from
 // (out.tokens undefined, *logp [B, V]).
 Sampled prepare(const at::Tensor& logits, const SamplingParams& p, at::Tensor* logp) {

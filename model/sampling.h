@@ -32,6 +32,10 @@ Sampled sample_tokens(const at::Tensor& logits, const SamplingParams& params, at
 // shares a batch with (the rollout engine gives every sample its own stream).
 Sampled sample_tokens(const at::Tensor& logits, const SamplingParams& params, const at::Tensor& uniforms);
 
+// The kept set top-k ∩ nucleus(top-p) of logits / temperature, as sampling takes it: [..., V] bool (every token
+// when both are off). temperature > 0.
+at::Tensor kept_tokens(const at::Tensor& logits, const SamplingParams& params);
+
 // The log-softmax of logits / temperature restricted to `kept` (-inf elsewhere): the behaviour log-probs of
 // every token under the recorded kept set. logits: [..., V], kept: [..., V] bool.
 at::Tensor masked_log_softmax(const at::Tensor& logits, const at::Tensor& kept, double temperature);

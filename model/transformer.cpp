@@ -20,13 +20,13 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int64_t index_) : index
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const AttentionContext& ctx, KVCache* cache,
                                      const at::Tensor& replay_topk, const at::Tensor& replay_experts,
-                                     at::Tensor* chosen_topk, at::Tensor* chosen_experts, at::Tensor* balance) {
+                                     at::Tensor* chosen_topk, MoETraces* moe) {
   at::Tensor h = input_layernorm(x);
   LayerKeys keys = self_attn->new_keys(h, ctx);
   if (cache) keys = cache->append(index, keys);
   at::Tensor y = x + self_attn(h, keys, ctx, replay_topk, chosen_topk);
   at::Tensor z = post_attention_layernorm(y);
-  return y + (mlp_moe ? mlp_moe(z, replay_experts, chosen_experts, balance) : mlp_dense(z));
+  return y + (mlp_moe ? mlp_moe(z, replay_experts, moe) : mlp_dense(z));
 }
 
 DecoderStackImpl::DecoderStackImpl(const ModelConfig& c) {
@@ -90,15 +90,19 @@ at::Tensor DeepseekV32Impl::hidden(const at::Tensor& tokens, const ForwardOption
     const bool moe = static_cast<bool>(layer->mlp_moe);
     at::Tensor replay_topk = o.replay_topk ? (*o.replay_topk)[i] : at::Tensor();
     at::Tensor replay_experts = (moe && o.replay_experts) ? (*o.replay_experts)[moe_index] : at::Tensor();
-    at::Tensor chosen_topk, chosen_experts, balance;
+    at::Tensor chosen_topk;
     const bool topk = o.record && o.record_topk;
-    x = layer->forward(x, ctx, o.cache, replay_topk, replay_experts, topk ? &chosen_topk : nullptr,
-                       (o.record && moe) ? &chosen_experts : nullptr, (o.balance_loss && moe) ? &balance : nullptr);
+    MoETraces mt;
+    mt.want_ids = o.record;
+    mt.want_balance = o.balance_loss;
+    mt.want_mismatch = replay_experts.defined();
+    x = layer->forward(x, ctx, o.cache, replay_topk, replay_experts, topk ? &chosen_topk : nullptr, &mt);
     if (traces) {
       if (topk) traces->indexer_topk.push_back(chosen_topk);
-      if (o.record && moe) traces->expert_ids.push_back(chosen_experts);
+      if (mt.ids.defined()) traces->expert_ids.push_back(mt.ids);
+      if (mt.balance.defined()) traces->balance.push_back(mt.balance);
+      if (mt.mismatch.defined()) traces->route_mismatch.push_back(mt.mismatch);
     }
-    if (balance.defined() && traces) traces->balance.push_back(balance);
     moe_index += moe;
   }
   if (o.cache) o.cache->advance();

@@ -41,15 +41,17 @@ struct ForwardResult {
   std::vector<at::Tensor> indexer_topk;    // when record: [B, S, min(index_topk, T)] int64 per layer, -1 = none
   IndexerTerms indexer;                    // when indexer_loss: per layer KL [B, S] and recall [B, S]
   std::vector<at::Tensor> balance;         // when balance_loss: [B] per MoE layer (moe.h sequence_balance)
+  std::vector<at::Tensor> route_mismatch;  // with replay_experts: [B, S] bool per MoE layer, where the router's
+                                           // own top-k differs from the replayed experts
 };
 
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, int64_t index);
-  // x: [B, S, D] -> [B, S, D]
+  // x: [B, S, D] -> [B, S, D]. chosen_topk (optional) receives the indexer's selection; moe (optional) what the
+  // MoE layer reports (ignored in a dense layer).
   at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx, KVCache* cache, const at::Tensor& replay_topk,
-                     const at::Tensor& replay_experts, at::Tensor* chosen_topk, at::Tensor* chosen_experts,
-                     at::Tensor* balance);
+                     const at::Tensor& replay_experts, at::Tensor* chosen_topk, MoETraces* moe);
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   MLA self_attn{nullptr};
   MLP mlp_dense{nullptr};  // registered as "mlp" in the first_k_dense_replace layers

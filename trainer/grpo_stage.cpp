@@ -63,11 +63,11 @@ void log_step(const StepRecord& r, int64_t steps) {
   for (const auto& [name, value] : r.collect.signal_means) signals += fmt::format(" {} {:.3f}", name, value);
   logger("trainer")->info(
       "step {}/{} reward {:.3f} ({}) len {:.1f} | kl {:.4f} ratio {:.3f}/{:.3f} clip {:.3f} opsm {:.3f} entropy "
-      "{:.3f} | {} trained, {} flat groups | rollout {:.2f}s reward {:.2f}s train {:.2f}s sync {:.2f}s | {:.0f} "
-      "tokens/s, policy v{}",
+      "{:.3f} route-mismatch {:.3f} | {} trained, {} flat groups | rollout {:.2f}s reward {:.2f}s train {:.2f}s "
+      "sync {:.2f}s | {:.0f} tokens/s, policy v{}",
       r.step, steps, r.collect.reward_mean, signals.empty() ? "" : signals.substr(1), r.collect.length_mean,
       r.train.kl, r.train.ratio_mean, r.train.ratio_max, r.train.clip_fraction, r.train.masked_fraction,
-      r.train.entropy, r.collect.trained, r.collect.zero_variance_groups, r.collect.rollout_s, r.collect.reward_s,
+      r.train.entropy, r.train.route_mismatch, r.collect.trained, r.collect.zero_variance_groups, r.collect.rollout_s, r.collect.reward_s,
       r.train_s, r.sync_s, r.tokens_per_s, r.version);
   if (r.collect.scored < r.collect.samples)
     logger("trainer")->warn("step {}: {} of {} samples had no reward and were dropped, e.g. {}", r.step,
@@ -90,6 +90,8 @@ void record_step(const std::string& run_dir, EventWriter& events, const StepReco
                       {"clip_fraction", r.train.clip_fraction},
                       {"opsm_masked_fraction", r.train.masked_fraction},
                       {"entropy", r.train.entropy},
+                      {"route_mismatch", r.train.route_mismatch},
+                      {"outside_nucleus", r.train.outside_nucleus},
                       {"grad_norm", r.train.grad_norm},
                       {"policy_version", r.version},
                       {"version_gap", r.collect.version_gap},

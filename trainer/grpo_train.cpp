@@ -1,8 +1,10 @@
 #include "trainer/grpo_train.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include "common/error.h"
+#include "model/sampling.h"
 #include "trainer/dist.h"
 #include "trainer/grpo_batch.h"
 #include "trainer/optim_step.h"
@@ -12,7 +14,7 @@ namespace dsrl {
 // Summed over micro-batches (then ranks): the stats' numerators and denominators.
 struct GrpoLearner::Sums {
   double objective = 0, kl = 0, sequences = 0, masked = 0;
-  double ratio = 0, clipped = 0, entropy = 0, tokens = 0;
+  double ratio = 0, clipped = 0, entropy = 0, mismatch = 0, outside = 0, tokens = 0;
   double ratio_max = 0;
 };
 
@@ -25,12 +27,20 @@ GrpoLearner::GrpoLearner(const TrainConfig& config, DeepseekV32 policy, Deepseek
                           g.off_policy_delta};
 }
 
-at::Tensor GrpoLearner::logprobs(DeepseekV32& model, const GrpoMicroBatch& mb, at::Tensor* entropy) {
+at::Tensor GrpoLearner::logprobs(DeepseekV32& model, const GrpoMicroBatch& mb, at::Tensor* entropy, Drift* drift) {
   ForwardOptions o;
   o.sparse = sparse_attention(config_);
   if (!mb.routes.empty()) o.replay_experts = &mb.routes;  // keep routing
-  const at::Tensor logits = model->forward(mb.inputs, o).logits;  // [B, S, V]
-  return token_logprobs(logits, mb.targets, mb.kept, config_.grpo.temperature, entropy);
+  const ForwardResult out = model->forward(mb.inputs, o);
+  if (drift) {
+    at::NoGradGuard no_grad;
+    const GrpoConfig& g = config_.grpo;
+    const at::Tensor kept = kept_tokens(out.logits.detach(), SamplingParams{g.temperature, g.top_k, g.top_p});
+    drift->outside = kept.gather(-1, mb.targets.unsqueeze(-1)).squeeze(-1).logical_not();
+    drift->mismatch = out.route_mismatch.empty() ? at::zeros_like(mb.mask)
+                                                 : at::stack(out.route_mismatch).to(at::kFloat).mean(0);
+  }
+  return token_logprobs(out.logits, mb.targets, mb.kept, config_.grpo.temperature, entropy);  // [B, S, V] -> [B, S]
 }
 
 // Update u trains the samples with index % updates == u; this rank takes every size()-th of those.
@@ -91,7 +101,8 @@ GrpoTrainStats GrpoLearner::update(std::vector<GrpoSample>& samples) {
       GrpoMicroBatch mb = make_micro_batch(micro, policy_->config().vocab_size, g.keep_sampling_mask, g.keep_routing,
                                            device_);
       at::Tensor entropy;
-      const at::Tensor logp = logprobs(policy_, mb, &entropy);  // [B, S] with gradient
+      Drift drift;
+      const at::Tensor logp = logprobs(policy_, mb, &entropy, &drift);  // [B, S] with gradient
       at::Tensor ref;
       if (reference_) {
         at::NoGradGuard no_grad;
@@ -101,11 +112,12 @@ GrpoTrainStats GrpoLearner::update(std::vector<GrpoSample>& samples) {
       const at::Tensor loss = -t.objective.sum() / static_cast<double>(in_update);
       loss.backward();
       const at::Tensor host = at::stack({t.objective.detach().sum(), t.kl.sum(), t.masked.sum(), t.ratio_sum,
-                                         t.clipped, (entropy * mb.mask).sum(), t.ratio_max})
+                                         t.clipped, (entropy * mb.mask).sum(), (drift.mismatch * mb.mask).sum(),
+                                         (drift.outside.to(at::kFloat) * mb.mask).sum(), t.ratio_max})
                                   .to(at::kCPU, at::kDouble);
       const double* v = host.data_ptr<double>();
       sums.objective += v[0], sums.kl += v[1], sums.masked += v[2], sums.ratio += v[3], sums.clipped += v[4];
-      sums.entropy += v[5], sums.ratio_max = std::max(sums.ratio_max, v[6]);
+      sums.entropy += v[5], sums.mismatch += v[6], sums.outside += v[7], sums.ratio_max = std::max(sums.ratio_max, v[8]);
       sums.sequences += static_cast<double>(micro.size());
       sums.tokens += static_cast<double>(mb.tokens);
     }
@@ -113,14 +125,15 @@ GrpoTrainStats GrpoLearner::update(std::vector<GrpoSample>& samples) {
     stats.grad_norm = clip_gradients(groups_, config_.optim.grad_clip);
     optimizer_.step();
     // The maximum over ranks through a sum: each rank fills its own slot.
-    std::vector<double> values = {sums.objective, sums.kl, sums.masked, sums.ratio, sums.clipped,
-                                  sums.entropy, sums.sequences, sums.tokens};
-    values.resize(values.size() + comm_.size(), 0.0);
-    values[8 + comm_.rank()] = sums.ratio_max;
+    std::vector<double> values = {sums.objective, sums.kl, sums.masked, sums.ratio, sums.clipped, sums.entropy,
+                                  sums.mismatch, sums.outside, sums.sequences, sums.tokens};
+    const size_t fixed = values.size();
+    values.resize(fixed + comm_.size(), 0.0);
+    values[fixed + comm_.rank()] = sums.ratio_max;
     const std::vector<double> r = all_reduce_values(values, comm_, device_);
     total.objective += r[0], total.kl += r[1], total.masked += r[2], total.ratio += r[3], total.clipped += r[4];
-    total.entropy += r[5], total.sequences += r[6], total.tokens += r[7];
-    for (int k = 0; k < comm_.size(); ++k) total.ratio_max = std::max(total.ratio_max, r[8 + k]);
+    total.entropy += r[5], total.mismatch += r[6], total.outside += r[7], total.sequences += r[8], total.tokens += r[9];
+    for (int k = 0; k < comm_.size(); ++k) total.ratio_max = std::max(total.ratio_max, r[fixed + k]);
   }
   const double seqs = std::max(1.0, total.sequences), tokens = std::max(1.0, total.tokens);
   stats.objective = total.objective / seqs;
@@ -130,6 +143,8 @@ GrpoTrainStats GrpoLearner::update(std::vector<GrpoSample>& samples) {
   stats.ratio_max = total.ratio_max;
   stats.clip_fraction = total.clipped / tokens;
   stats.entropy = total.entropy / tokens;
+  stats.route_mismatch = total.mismatch / tokens;
+  stats.outside_nucleus = total.outside / tokens;
   stats.tokens = static_cast<int64_t>(total.tokens);
   return stats;
 }

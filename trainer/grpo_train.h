@@ -23,6 +23,8 @@ struct GrpoTrainStats {   // over all ranks and updates
   double masked_fraction = 0; // sequences OPSM masked
   double entropy = 0;         // mean per-token entropy of the (masked, tempered) policy
   double grad_norm = 0;       // of the last update, before clipping
+  double route_mismatch = 0;  // share of (token, MoE layer) where the router's own choice differs from the replayed
+  double outside_nucleus = 0; // share of sampled tokens outside the top-k/top-p set recomputed from the policy
   int64_t tokens = 0;         // response tokens trained (per update, summed)
 };
 
@@ -36,8 +38,13 @@ class GrpoLearner {
 
  private:
   struct Sums;
-  // Forward of one micro-batch: the policy's log-probs [B, S] (and entropy), replaying routes and masks.
-  at::Tensor logprobs(DeepseekV32& model, const GrpoMicroBatch& mb, at::Tensor* entropy);
+  // What a forward shows about how far the trainer's view is from the rollout's: [B, S] each.
+  struct Drift {
+    at::Tensor mismatch;  // fp32: share of MoE layers whose own route differs from the replayed one
+    at::Tensor outside;   // bool: the sampled token is outside the recomputed top-k/top-p set
+  };
+  // Forward of one micro-batch: the policy's log-probs [B, S] (and entropy, drift), replaying routes and masks.
+  at::Tensor logprobs(DeepseekV32& model, const GrpoMicroBatch& mb, at::Tensor* entropy, Drift* drift = nullptr);
   void recompute_old(std::vector<GrpoSample>& samples);
   std::vector<const GrpoSample*> my_share(const std::vector<GrpoSample>& samples, int64_t update) const;
 

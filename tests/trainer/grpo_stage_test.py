@@ -52,6 +52,7 @@ m = metrics("learn")
 evals = {s: r["eval_accuracy"] for s, r in m.items() if "eval_accuracy" in r}
 runner.check("held-out accuracy rises by 0.05 in 60 steps", evals.get(60, 0) >= evals.get(0, 1) + 0.05, evals)
 keys = ["reward", "reward/rule", "kl", "ratio_mean", "ratio_max", "clip_fraction", "opsm_masked_fraction", "entropy",
+        "route_mismatch", "outside_nucleus",
         "response_length", "tokens_per_s", "rollout_s", "reward_s", "train_s", "sync_s", "policy_version",
         "version_gap", "zero_variance_groups"]
 missing = [(s, k) for s in range(1, 61) for k in keys if k not in m.get(s, {})]
@@ -86,4 +87,6 @@ runner.check("trainer log-probs equal the rollout's (ratio 1)",
              [(m[s]["ratio_mean"], m[s]["ratio_max"]) for s in (1, 2)])
 runner.check("KL 0 against the unchanged reference", all(m[s]["kl"] < 1e-6 for s in (1, 2)),
              [m[s]["kl"] for s in (1, 2)])
+runner.check("the trainer's router agrees with the replayed routes", all(m[s]["route_mismatch"] < 0.01 for s in (1, 2)),
+             [m[s]["route_mismatch"] for s in (1, 2)])
 runner.finish("grpo")

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "common/config.h"
+#include "model/sampling.h"
 #include "proto/sampling_mask.h"
 #include "tests/model/model_fixture.h"
 #include "trainer/grpo_batch.h"
@@ -209,6 +210,38 @@ TEST(GrpoSamples, KeepRoutingGradientsReachOnlyReplayedExperts) {
     EXPECT_EQ(per_expert.narrow(0, k, c.n_routed_experts - k).max().item<double>(), 0)
         << p.key() << ": an expert the routes never named got a gradient";
   }
+}
+
+TEST(GrpoDrift, RouteMismatchMarksWhereTheRouterDisagreesWithTheReplay) {
+  ModelConfig c = testing::tiny_config();
+  DeepseekV32 model = testing::tiny_model(c, 6);
+  at::NoGradGuard no_grad;
+  const at::Tensor tokens = at::randint(0, c.vocab_size, {2, 9}, at::kLong);
+  ForwardOptions record;
+  record.record = true;
+  std::vector<at::Tensor> own = model->forward(tokens, record).expert_ids;
+  ForwardOptions replay;
+  replay.replay_experts = &own;
+  ForwardResult same = model->forward(tokens, replay);
+  ASSERT_EQ(same.route_mismatch.size(), own.size());
+  for (const auto& m : same.route_mismatch) EXPECT_FALSE(m.any().item<bool>()) << "its own routes: no mismatch";
+  std::vector<at::Tensor> shifted;
+  for (const auto& ids : own) shifted.push_back((ids + 1).remainder(c.n_routed_experts));
+  replay.replay_experts = &shifted;
+  for (const auto& m : model->forward(tokens, replay).route_mismatch)
+    EXPECT_TRUE(m.all().item<bool>()) << "every token's experts moved";
+  EXPECT_TRUE(model->forward(tokens, record).route_mismatch.empty()) << "nothing replayed, nothing to compare";
+}
+
+TEST(GrpoDrift, KeptTokensIsTopkIntersectNucleus) {
+  const at::Tensor logits = at::log(at::tensor({0.5, 0.3, 0.15, 0.05}, at::kDouble)).to(at::kFloat).view({1, 4});
+  auto kept = [&](int64_t k, double p) {
+    return kept_tokens(logits, SamplingParams{1.0, k, p}).to(at::kLong).flatten();
+  };
+  EXPECT_TRUE(at::equal(kept(0, 1.0), at::tensor({1, 1, 1, 1}, at::kLong)));
+  EXPECT_TRUE(at::equal(kept(2, 1.0), at::tensor({1, 1, 0, 0}, at::kLong)));
+  EXPECT_TRUE(at::equal(kept(0, 0.7), at::tensor({1, 1, 0, 0}, at::kLong))) << "0.5 + 0.3 >= 0.7";
+  EXPECT_TRUE(at::equal(kept(1, 0.9), at::tensor({1, 0, 0, 0}, at::kLong)));
 }
 
 }  // namespace
