@@ -74,14 +74,13 @@ std::vector<Document> read_text_documents(const std::string& path) {
   return docs;
 }
 
-std::vector<Document> read_jsonl_documents(const DataSourceConfig& source) {
-  std::ifstream in = open_or_throw(source.path, "jsonl");
-  const bool pairs = !source.prompt_field.empty();
-  std::vector<Document> docs;
+void read_jsonl_objects(const std::string& path,
+                        const std::function<void(const nlohmann::json& object, const std::string& where)>& visit) {
+  std::ifstream in = open_or_throw(path, "jsonl");
   std::string line;
   for (int64_t lineno = 1; std::getline(in, line); ++lineno) {
     if (blank(line)) continue;
-    const std::string where = fmt::format("{}:{}", source.path, lineno);
+    const std::string where = fmt::format("{}:{}", path, lineno);
     nlohmann::json object;
     try {
       object = nlohmann::json::parse(line);
@@ -89,15 +88,23 @@ std::vector<Document> read_jsonl_documents(const DataSourceConfig& source) {
       DSRL_FAIL("{}: not valid JSON ({})", where, e.what());
     }
     DSRL_CHECK(object.is_object(), "{}: expected a JSON object, got {}", where, object.type_name());
+    visit(object, where);
+  }
+  DSRL_CHECK(!in.bad(), "error reading jsonl file '{}': {}", path, std::strerror(errno));
+}
+
+std::vector<Document> read_jsonl_documents(const DataSourceConfig& source) {
+  const bool pairs = !source.prompt_field.empty();
+  std::vector<Document> docs;
+  read_jsonl_objects(source.path, [&](const nlohmann::json& object, const std::string& where) {
     if (!pairs) {
       docs.push_back({"", string_field(object, source.text_field, where)});
-      continue;
+      return;
     }
     std::string prompt = string_field(object, source.prompt_field, where);
     std::string response = string_field(object, source.response_field, where);
     docs.push_back(source.chat ? chat_document(prompt, response) : Document{prompt, response});
-  }
-  DSRL_CHECK(!in.bad(), "error reading jsonl file '{}': {}", source.path, std::strerror(errno));
+  });
   return docs;
 }
 

@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -35,25 +33,13 @@ std::string optional_string(const nlohmann::json& object, const std::string& fie
 }
 
 std::vector<GrpoPrompt> file_prompts(const GrpoTaskConfig& t, int64_t task) {
-  std::ifstream in(t.path);
-  DSRL_CHECK(in.is_open(), "grpo task file '{}' cannot be opened: {}", t.path, std::strerror(errno));
   std::vector<GrpoPrompt> out;
-  std::string line;
-  for (int64_t lineno = 1; std::getline(in, line); ++lineno) {
-    if (line.find_first_not_of(" \t\r\n") == std::string::npos) continue;
-    const std::string where = fmt::format("{}:{}", t.path, lineno);
-    nlohmann::json object;
-    try {
-      object = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      DSRL_FAIL("{}: not valid JSON ({})", where, e.what());
-    }
-    DSRL_CHECK(object.is_object(), "{}: expected a JSON object, got {}", where, object.type_name());
+  read_jsonl_objects(t.path, [&](const nlohmann::json& object, const std::string& where) {
     const std::string user = optional_string(object, t.prompt_field, where);
     DSRL_CHECK(!user.empty(), "{}: missing or empty prompt field \"{}\"", where, t.prompt_field);
     out.push_back(make_prompt(user, optional_string(object, t.answer_field, where),
                               optional_string(object, t.rubric_field, where), task));
-  }
+  });
   DSRL_CHECK(!out.empty(), "grpo task file '{}' holds no prompts", t.path);
   return out;
 }

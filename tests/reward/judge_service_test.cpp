@@ -13,6 +13,7 @@
 #include "proto/reward.grpc.pb.h"
 #include "proto/rollout.grpc.pb.h"
 #include "proto/server.h"
+#include "tests/reward/rpc_helpers.h"
 #include "tests/services/process.h"
 
 namespace dsrl {
@@ -84,15 +85,7 @@ std::string write_config(const std::string& name, const std::string& endpoint, c
   return path.string();
 }
 
-reward::RewardItem item(const std::string& id, const std::string& type, const std::string& response,
-                        const std::string& reference = "") {
-  reward::RewardItem i;
-  i.set_id(id);
-  i.set_task_type(type);
-  i.set_response(response);
-  i.set_reference_answer(reference);
-  return i;
-}
+using testing::rpc_item;
 
 grpc::Status score(reward::Reward::Stub& stub, const std::vector<reward::RewardItem>& items,
                    reward::ScoreResponse* out) {
@@ -109,8 +102,8 @@ TEST(RewardJudge, GoodMalformedSlowAndDownJudgesOverGrpc) {
   ServiceProcess service(DSRL_REWARD_BIN, {"--config", config});
   auto stub = reward::Reward::NewStub(grpc::CreateChannel(service.address(), grpc::InsecureChannelCredentials()));
   reward::ScoreResponse out;
-  ASSERT_TRUE(score(*stub, {item("good", "chat", "GOOD"), item("meh", "chat", "MEH"),
-                            item("malformed", "chat", "other"), item("rule", "arithmetic", "12", "12")}, &out).ok());
+  ASSERT_TRUE(score(*stub, {rpc_item("good", "chat", "GOOD"), rpc_item("meh", "chat", "MEH"),
+                            rpc_item("malformed", "chat", "other"), rpc_item("rule", "arithmetic", "12", "12")}, &out).ok());
   ASSERT_EQ(out.scores_size(), 4);
   EXPECT_EQ(out.scores(0).error(), "");
   EXPECT_DOUBLE_EQ(out.scores(0).signals().at("judge"), 0.9);
@@ -123,7 +116,7 @@ TEST(RewardJudge, GoodMalformedSlowAndDownJudgesOverGrpc) {
   std::sort(sizes.begin(), sizes.end());  // the two calls run concurrently
   EXPECT_EQ(sizes, (std::vector<int>{1, 2})) << "3 judge prompts in calls of judge.batch_size 2";
   // Too slow for the 0.5 s deadline, twice (one retry): that item's error; the batch still answers.
-  ASSERT_TRUE(score(*stub, {item("slow", "chat", "SLOW GOOD")}, &out).ok());
+  ASSERT_TRUE(score(*stub, {rpc_item("slow", "chat", "SLOW GOOD")}, &out).ok());
   EXPECT_NE(out.scores(0).error().find("failed after 2 attempts: DEADLINE_EXCEEDED"), std::string::npos)
       << out.scores(0).error();
   grpc::ClientContext context;
@@ -149,7 +142,7 @@ TEST(RewardJudge, JudgeDownGivesItemErrorsOrUnavailableAndTheServiceStaysUp) {
   ServiceProcess service(DSRL_REWARD_BIN, {"--config", drop});
   auto stub = reward::Reward::NewStub(grpc::CreateChannel(service.address(), grpc::InsecureChannelCredentials()));
   reward::ScoreResponse out;
-  ASSERT_TRUE(score(*stub, {item("a", "chat", "GOOD"), item("b", "arithmetic", "3", "3")}, &out).ok());
+  ASSERT_TRUE(score(*stub, {rpc_item("a", "chat", "GOOD"), rpc_item("b", "arithmetic", "3", "3")}, &out).ok());
   EXPECT_NE(out.scores(0).error().find("judge at " + endpoint + " failed after 2 attempts: UNAVAILABLE"),
             std::string::npos) << out.scores(0).error();
   EXPECT_EQ(out.scores(1).error(), "") << "items without a judge signal are scored";
@@ -157,11 +150,11 @@ TEST(RewardJudge, JudgeDownGivesItemErrorsOrUnavailableAndTheServiceStaysUp) {
   ServiceProcess strict_service(DSRL_REWARD_BIN, {"--config", strict});
   auto strict_stub =
       reward::Reward::NewStub(grpc::CreateChannel(strict_service.address(), grpc::InsecureChannelCredentials()));
-  grpc::Status failed = score(*strict_stub, {item("a", "chat", "GOOD"), item("b", "arithmetic", "3", "3")}, &out);
+  grpc::Status failed = score(*strict_stub, {rpc_item("a", "chat", "GOOD"), rpc_item("b", "arithmetic", "3", "3")}, &out);
   EXPECT_EQ(failed.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_NE(failed.error_message().find("could not be judged (judge.on_failure: fail_batch)"), std::string::npos)
       << failed.error_message();
-  ASSERT_TRUE(score(*strict_stub, {item("b", "arithmetic", "3", "3")}, &out).ok()) << "still serving";
+  ASSERT_TRUE(score(*strict_stub, {rpc_item("b", "arithmetic", "3", "3")}, &out).ok()) << "still serving";
   EXPECT_EQ(out.scores(0).signals().at("rule"), 1.0);
   EXPECT_EQ(service.stop(SIGINT), 0) << service.log();
   EXPECT_EQ(strict_service.stop(SIGINT), 0) << strict_service.log();
@@ -179,7 +172,7 @@ TEST(RewardJudge, RealRolloutWorkerAsJudge) {
   ServiceProcess service(DSRL_REWARD_BIN, {"--config", config});
   auto stub = reward::Reward::NewStub(grpc::CreateChannel(service.address(), grpc::InsecureChannelCredentials()));
   reward::ScoreResponse out;
-  ASSERT_TRUE(score(*stub, {item("a", "chat", "an answer"), item("b", "chat", "another")}, &out).ok());
+  ASSERT_TRUE(score(*stub, {rpc_item("a", "chat", "an answer"), rpc_item("b", "chat", "another")}, &out).ok());
   for (const auto& s : out.scores())
     EXPECT_NE(s.error().find("signal judge: judge reply has no \\boxed{score}"), std::string::npos) << s.error();
   EXPECT_EQ(service.stop(SIGINT), 0) << service.log();

@@ -8,6 +8,7 @@
 #include "common/config.h"
 #include "reward/judge.h"
 #include "reward/scorer.h"
+#include "tests/reward/scorer_helpers.h"
 
 namespace dsrl {
 namespace {
@@ -30,9 +31,7 @@ class ScriptedJudge : public JudgeBackend {
   std::function<Judgement(const std::string&)> script_;
 };
 
-RewardServiceConfig config_of(const std::string& yaml) {
-  return parse_config<RewardServiceConfig>(YAML::Load(yaml), "reward.yaml");
-}
+RewardServiceConfig config_of(const std::string& yaml) { return testing::reward_config(yaml); }
 
 const char* kJudged = R"(
 task_types:
@@ -51,21 +50,13 @@ judge:
 )";
 
 ScoreItem chat(const std::string& id, const std::string& response, const std::string& rubric = "") {
-  ScoreItem i;
-  i.id = id;
-  i.task_type = "chat";
+  ScoreItem i = testing::score_item(id, "chat", response);
   i.prompt = "why?";
-  i.response = response;
   i.rubric = rubric;
   return i;
 }
 
-double signal(const ItemResult& r, const std::string& name) {
-  for (const auto& [n, v] : r.signals)
-    if (n == name) return v;
-  ADD_FAILURE() << "no signal " << name << " in item " << r.id << " (error: " << r.error << ")";
-  return -99;
-}
+using testing::signal;
 
 TEST(JudgePrompt, ReplacesTheFourFieldsOnceAndKeepsOtherBraces) {
   EXPECT_EQ(render_judge_prompt("{prompt}|{response}|{reference}|{rubric}|\\boxed{score}|{other}", "p", "r {rubric}",

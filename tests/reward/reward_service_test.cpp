@@ -8,6 +8,7 @@
 
 #include "proto/reward.grpc.pb.h"
 #include "proto/server.h"
+#include "tests/reward/rpc_helpers.h"
 #include "tests/services/process.h"
 
 namespace dsrl {
@@ -15,15 +16,7 @@ namespace {
 
 using testing::ServiceProcess;
 
-reward::RewardItem item(const std::string& id, const std::string& type, const std::string& response,
-                        const std::string& reference) {
-  reward::RewardItem i;
-  i.set_id(id);
-  i.set_task_type(type);
-  i.set_response(response);
-  i.set_reference_answer(reference);
-  return i;
-}
+using testing::rpc_item;
 
 grpc::Status score(reward::Reward::Stub& stub, const reward::ScoreRequest& request, reward::ScoreResponse* out) {
   grpc::ClientContext context;
@@ -35,11 +28,11 @@ TEST(RewardService, ScoresOverGrpcAndReportsEachSignal) {
   ServiceProcess service(DSRL_REWARD_BIN, {"--config", DSRL_SOURCE_DIR "/configs/reward.yaml"});
   auto stub = reward::Reward::NewStub(grpc::CreateChannel(service.address(), grpc::InsecureChannelCredentials()));
   reward::ScoreRequest request;
-  *request.add_items() = item("good", "math", "<think>2+2=4</think> The answer is \\boxed{4}.", "4");
+  *request.add_items() = rpc_item("good", "math", "<think>2+2=4</think> The answer is \\boxed{4}.", "4");
   request.mutable_items(0)->set_response_tokens(100);
-  *request.add_items() = item("wrong", "math", "<think>hmm</think> \\boxed{5}", "4");
-  *request.add_items() = item("typo", "maths", "x", "4");
-  *request.add_items() = item("noref", "math", "<think>.</think>\\boxed{4}", "");
+  *request.add_items() = rpc_item("wrong", "math", "<think>hmm</think> \\boxed{5}", "4");
+  *request.add_items() = rpc_item("typo", "maths", "x", "4");
+  *request.add_items() = rpc_item("noref", "math", "<think>.</think>\\boxed{4}", "");
   reward::ScoreResponse out;
   ASSERT_TRUE(score(*stub, request, &out).ok());
   ASSERT_EQ(out.scores_size(), 4);
@@ -59,11 +52,11 @@ TEST(RewardService, ScoresOverGrpcAndReportsEachSignal) {
   EXPECT_EQ(empty.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(empty.error_message().find("items is empty"), std::string::npos);
   reward::ScoreRequest twice;
-  *twice.add_items() = item("x", "math", "1", "1");
-  *twice.add_items() = item("x", "math", "2", "2");
+  *twice.add_items() = rpc_item("x", "math", "1", "1");
+  *twice.add_items() = rpc_item("x", "math", "2", "2");
   EXPECT_EQ(score(*stub, twice, &none).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   reward::ScoreRequest big;
-  *big.add_items() = item("big", "math", std::string(2 << 20, 'a'), "1");
+  *big.add_items() = rpc_item("big", "math", std::string(2 << 20, 'a'), "1");
   reward::ScoreResponse big_out;
   ASSERT_TRUE(score(*stub, big, &big_out).ok());
   EXPECT_NE(big_out.scores(0).error().find("above max_text_bytes"), std::string::npos);

@@ -7,13 +7,12 @@
 #include "common/config.h"
 #include "reward/offline.h"
 #include "reward/scorer.h"
+#include "tests/reward/scorer_helpers.h"
 
 namespace dsrl {
 namespace {
 
-RewardServiceConfig config_of(const std::string& yaml) {
-  return parse_config<RewardServiceConfig>(YAML::Load(yaml), "reward.yaml");
-}
+RewardServiceConfig config_of(const std::string& yaml) { return testing::reward_config(yaml); }
 
 const char* kConfig = R"(
 threads: 2
@@ -30,20 +29,10 @@ task_types:
 )";
 
 ScoreItem item(const std::string& id, const std::string& type, const std::string& response, const std::string& ref) {
-  ScoreItem i;
-  i.id = id;
-  i.task_type = type;
-  i.response = response;
-  i.reference_answer = ref;
-  return i;
+  return testing::score_item(id, type, response, ref);
 }
 
-double signal(const ItemResult& r, const std::string& name) {
-  for (const auto& [n, v] : r.signals)
-    if (n == name) return v;
-  ADD_FAILURE() << "no signal " << name << " in item " << r.id << " (error: " << r.error << ")";
-  return -99;
-}
+using testing::signal;
 
 TEST(Scorer, WeightedSignalsPerTaskType) {
   Scorer scorer(config_of(kConfig));

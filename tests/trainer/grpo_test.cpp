@@ -216,7 +216,7 @@ TEST(GrpoDrift, RouteMismatchMarksWhereTheRouterDisagreesWithTheReplay) {
   ModelConfig c = testing::tiny_config();
   DeepseekV32 model = testing::tiny_model(c, 6);
   at::NoGradGuard no_grad;
-  const at::Tensor tokens = at::randint(0, c.vocab_size, {2, 9}, at::kLong);
+  const at::Tensor tokens = (at::arange(18, at::kLong) * 37 + 5).remainder(c.vocab_size).view({2, 9});
   ForwardOptions record;
   record.record = true;
   std::vector<at::Tensor> own = model->forward(tokens, record).expert_ids;
@@ -228,8 +228,10 @@ TEST(GrpoDrift, RouteMismatchMarksWhereTheRouterDisagreesWithTheReplay) {
   std::vector<at::Tensor> shifted;
   for (const auto& ids : own) shifted.push_back((ids + 1).remainder(c.n_routed_experts));
   replay.replay_experts = &shifted;
-  for (const auto& m : model->forward(tokens, replay).route_mismatch)
-    EXPECT_TRUE(m.all().item<bool>()) << "every token's experts moved";
+  const std::vector<at::Tensor> moved = model->forward(tokens, replay).route_mismatch;
+  EXPECT_TRUE(moved[0].all().item<bool>()) << "the first MoE layer's input is unchanged: every token disagrees";
+  for (size_t l = 1; l < moved.size(); ++l)  // later inputs change with the replay: a route may match by chance
+    EXPECT_GE(moved[l].to(at::kFloat).mean().item<double>(), 0.5) << "MoE layer " << l;
   EXPECT_TRUE(model->forward(tokens, record).route_mismatch.empty()) << "nothing replayed, nothing to compare";
 }
 
