@@ -42,14 +42,45 @@ at::Tensor kept_set(const at::Tensor& scaled, const SamplingParams& p) {
     at::Tensor mass_before = probs.cumsum(-1) - probs;  // mass of the strictly better tokens
     keep_sorted = keep_sorted & (mass_before < p.top_p);
   }
-  return at::zeros_like(keep_sorted).scatter_(-1, order, keep_sorted);
+  at::Tensor kept = at::zeros_like(keep_sorted).scatter_(-1, order, keep_sorted);
+  if (p.vocab_limit > 0 && p.vocab_limit < V) kept.narrow(-1, p.vocab_limit, V - p.vocab_limit).fill_(false);
+  return kept;
 }
+
+at::Tensor bit_shifts(const at::Device& device) { return at::arange(8, at::TensorOptions(at::kByte).device(device)); }
 
 }  // namespace
 
 at::Tensor kept_tokens(const at::Tensor& logits, const SamplingParams& p) {
   DSRL_CHECK(p.temperature > 0, "kept_tokens needs a temperature > 0, got {}", p.temperature);
-  return kept_set(logits.to(at::kFloat) / p.temperature, p);
+  return kept_set(limit_vocab(logits.to(at::kFloat), p.vocab_limit) / p.temperature, p);
+}
+
+at::Tensor limit_vocab(const at::Tensor& logits, int64_t limit) {
+  const int64_t V = logits.size(-1);
+  DSRL_CHECK(limit >= 0 && limit <= V, "vocab_limit must be in [0, {}] (0: off), got {}", V, limit);
+  if (limit == 0 || limit == V) return logits;
+  const at::Tensor beyond = at::arange(V, logits.options().dtype(at::kLong)) >= limit;  // [V]
+  return logits.masked_fill(beyond, -INFINITY);
+}
+
+at::Tensor pack_kept_bits(const at::Tensor& kept) {
+  const int64_t V = kept.size(-1), pad = (8 - V % 8) % 8;
+  at::Tensor bytes = at::constant_pad_nd(kept.to(at::kByte), {0, pad});  // [..., V8 * 8]
+  std::vector<int64_t> shape = bytes.sizes().vec();
+  shape.back() /= 8;
+  shape.push_back(8);
+  return bytes.view(shape).bitwise_left_shift(bit_shifts(kept.device())).sum(-1, false, at::kByte);
+}
+
+at::Tensor unpack_kept_bits(const at::Tensor& bits, int64_t vocab) {
+  DSRL_CHECK(bits.scalar_type() == at::kByte && bits.size(-1) == (vocab + 7) / 8,
+             "unpack_kept_bits: expected [..., {}] uint8 for a vocabulary of {}, got [..., {}] {}", (vocab + 7) / 8,
+             vocab, bits.size(-1), c10::toString(bits.scalar_type()));
+  std::vector<int64_t> shape = bits.sizes().vec();
+  shape.back() *= 8;
+  at::Tensor flags = bits.unsqueeze(-1).bitwise_right_shift(bit_shifts(bits.device())).bitwise_and(1);
+  return flags.reshape(shape).narrow(-1, 0, vocab).to(at::kBool);
 }
 
 // Checks the parameters; returns the greedy result, or the kept set and the log-probs to draw from
@@ -59,7 +90,7 @@ Sampled prepare(const at::Tensor& logits, const SamplingParams& p, at::Tensor* l
   DSRL_CHECK(p.temperature >= 0, "temperature must be >= 0, got {}", p.temperature);
   DSRL_CHECK(p.top_p >= 0 && p.top_p <= 1, "top_p must be in [0, 1], got {}", p.top_p);
   DSRL_CHECK(p.top_k >= 0, "top_k must be >= 0, got {}", p.top_k);
-  at::Tensor x = logits.to(at::kFloat);
+  at::Tensor x = limit_vocab(logits.to(at::kFloat), p.vocab_limit);
   Sampled out;
   if (p.temperature == 0) {  // greedy: the kept set is the argmax alone, probability 1
     out.tokens = x.argmax(-1);

@@ -35,6 +35,13 @@ int serve_until_signal(const ServerConfig& config, const std::vector<grpc::Servi
   return 0;
 }
 
+std::shared_ptr<grpc::Channel> make_channel(const std::string& endpoint) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+}
+
 void set_deadline(grpc::ClientContext& context, double seconds) {
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::microseconds(static_cast<long long>(seconds * 1e6)));

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ namespace dsrl {
 // Returns 0 after a clean shutdown; throws dsrl::Error if it cannot listen.
 int serve_until_signal(const ServerConfig& config, const std::vector<grpc::Service*>& services,
                        const std::string& name);
+
+// Client side: a channel to host:port with no cap on reply size (Generate replies carry sampling masks and routing
+// traces: hundreds of MB for a GRPO step; gRPC's default cap is 4 MB). The server's max_message_mb still applies.
+std::shared_ptr<grpc::Channel> make_channel(const std::string& endpoint);
 
 // Client side: a context whose deadline is `seconds` from now.
 void set_deadline(grpc::ClientContext& context, double seconds);

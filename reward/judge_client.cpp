@@ -22,7 +22,7 @@ bool transient(grpc::StatusCode code) {
 RolloutJudge::RolloutJudge(const JudgeConfig& config)
     : config_(config),
       tokenizer_(load_tokenizer(config.tokenizer)),
-      stub_(rollout::Rollout::NewStub(grpc::CreateChannel(config.endpoint, grpc::InsecureChannelCredentials()))) {}
+      stub_(rollout::Rollout::NewStub(make_channel(config.endpoint))) {}
 
 RolloutJudge::~RolloutJudge() = default;
 

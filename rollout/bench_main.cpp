@@ -30,7 +30,7 @@ int run(int argc, char** argv) {
     }
     flags[argv[i]] = std::stod(argv[i + 1]);
   }
-  auto stub = dsrl::rollout::Rollout::NewStub(grpc::CreateChannel(argv[1], grpc::InsecureChannelCredentials()));
+  auto stub = dsrl::rollout::Rollout::NewStub(dsrl::make_channel(argv[1]));
   const int clients = static_cast<int>(flags["--clients"]);
   auto request = [&](int client) {
     dsrl::rollout::GenerateRequest r;

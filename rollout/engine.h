@@ -33,6 +33,7 @@ struct SamplingSpec {
   double temperature = 1.0;            // >= 0; 0 = greedy
   int64_t top_k = 0;                   // 0 = off
   double top_p = 1.0;                  // (0, 1]; 1 = off
+  int64_t vocab_limit = 0;             // sample only ids below it (a tokenizer smaller than the model); 0 = all
   int64_t max_new_tokens = 16;         // >= 1
   std::vector<int64_t> stop_token_ids;
   uint64_t seed = 0;

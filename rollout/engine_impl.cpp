@@ -85,6 +85,9 @@ void EngineImpl::validate(const GenerationRequest& r) const {
     bad(fmt::format("sampling.temperature must be a finite number >= 0, got {}", s.temperature));
   if (!(s.top_p >= 0 && s.top_p <= 1)) bad(fmt::format("sampling.top_p must be in [0, 1] (0 or 1: off), got {}", s.top_p));
   if (s.top_k < 0) bad(fmt::format("sampling.top_k must be >= 0, got {}", s.top_k));
+  if (s.vocab_limit < 0 || s.vocab_limit > mc_.vocab_size)
+    bad(fmt::format("sampling.vocab_limit must be in [0, {}] (0: the whole vocabulary), got {}", mc_.vocab_size,
+                    s.vocab_limit));
   if (s.max_new_tokens < 1 || s.max_new_tokens > max_context_)
     bad(fmt::format("sampling.max_new_tokens must be in [1, {}] (the context), got {}", max_context_,
                     s.max_new_tokens));
@@ -109,7 +112,7 @@ std::shared_ptr<GenerationJob> EngineImpl::submit(GenerationRequest request) {
     wake();
   });
   const SamplingSpec& s = job->request.sampling;
-  job->params = SamplingParams{s.temperature, s.top_k, s.top_p};
+  job->params = SamplingParams{s.temperature, s.top_k, s.top_p, s.vocab_limit};
   for (size_t p = 0; p < job->request.prompts.size(); ++p)
     for (int64_t g = 0; g < job->request.samples_per_prompt; ++g) {
       auto seq = std::make_unique<Sequence>();

@@ -101,10 +101,10 @@ ForwardOptions EngineImpl::traced_forward(const std::vector<Sequence*>& seqs) {
 
 void EngineImpl::take_tokens(const std::vector<Sequence*>& seqs, const at::Tensor& logits) {
   // Rows sampled with the same parameters go through one sampling call, whichever job they belong to.
-  std::map<std::tuple<double, int64_t, double>, std::vector<int64_t>> groups;
+  std::map<std::tuple<double, int64_t, double, int64_t>, std::vector<int64_t>> groups;
   for (size_t i = 0; i < seqs.size(); ++i) {
     const SamplingParams& p = seqs[i]->job->params;
-    groups[{p.temperature, p.top_k, p.top_p}].push_back(static_cast<int64_t>(i));
+    groups[{p.temperature, p.top_k, p.top_p, p.vocab_limit}].push_back(static_cast<int64_t>(i));
   }
   std::vector<Sequence*> done;
   std::vector<FinishReason> why;
@@ -122,7 +122,9 @@ void EngineImpl::take_tokens(const std::vector<Sequence*>& seqs, const at::Tenso
     const at::Tensor tokens = smp.tokens.cpu().contiguous(), logprobs = smp.logprobs.to(at::kFloat).cpu().contiguous();
     const int64_t* token_of = tokens.data_ptr<int64_t>();
     const float* logprob_of = logprobs.data_ptr<float>();
-    at::Tensor kept = masks ? smp.kept.to(at::kByte).cpu().contiguous() : at::Tensor();
+    // Kept sets leave the GPU as packed bits: an eighth of the bytes, and the encoder skips empty bytes.
+    const at::Tensor kept = masks ? pack_kept_bits(smp.kept).cpu().contiguous() : at::Tensor();
+    const int64_t vocab = smp.kept.size(1);
     for (size_t j = 0; j < rows.size(); ++j) {
       Sequence* s = seqs[rows[j]];
       const SamplingSpec& spec = s->job->request.sampling;
@@ -131,7 +133,7 @@ void EngineImpl::take_tokens(const std::vector<Sequence*>& seqs, const at::Tenso
       s->out.logprobs.push_back(logprob_of[j]);
       s->pending = token;
       if (s->job->request.record_mask) {
-        s->out.mask.push_back(encode_kept_set(kept[j].data_ptr<uint8_t>(), kept.size(1)));
+        s->out.mask.push_back(encode_kept_bits(kept.data_ptr<uint8_t>() + j * kept.size(1), vocab));
         mask_bytes += static_cast<int64_t>(s->out.mask.back().size());
         ++mask_tokens;
       }

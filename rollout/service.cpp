@@ -19,6 +19,7 @@ GenerationRequest from_proto(const rollout::GenerateRequest& r) {
   out.sampling.temperature = s.temperature();
   out.sampling.top_k = s.top_k();
   out.sampling.top_p = s.top_p() == 0 ? 1.0 : s.top_p();
+  out.sampling.vocab_limit = s.vocab_limit();
   out.sampling.max_new_tokens = s.max_new_tokens();
   out.sampling.stop_token_ids.assign(s.stop_token_ids().begin(), s.stop_token_ids().end());
   out.sampling.seed = s.seed();

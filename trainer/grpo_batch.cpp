@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "model/sampling.h"
 #include "proto/sampling_mask.h"
 
 namespace dsrl {
@@ -42,7 +43,8 @@ GrpoMicroBatch make_micro_batch(const std::vector<const GrpoSample*>& samples, i
   for (const GrpoSample* s : samples) S = std::max(S, fed_length(*s));
   at::Tensor inputs = at::zeros({B, S}, at::kLong), targets = at::zeros({B, S}, at::kLong);
   at::Tensor mask = at::zeros({B, S}, at::kFloat), old = at::zeros({B, S}, at::kFloat);
-  at::Tensor kept = keep_mask ? at::ones({B, S, vocab}, at::kBool) : at::Tensor();
+  // Kept sets as packed bits (a position without a mask keeps every token), unpacked on the device.
+  at::Tensor kept = keep_mask ? at::full({B, S, kept_bytes(vocab)}, 0xff, at::kByte) : at::Tensor();
   const int64_t layers = keep_routing ? samples[0]->route_layers : 0, k = keep_routing ? samples[0]->experts : 0;
   at::Tensor routes = keep_routing ? at::zeros({layers, B, S, k}, at::kLong) : at::Tensor();
   auto in = inputs.accessor<int64_t, 2>(), tg = targets.accessor<int64_t, 2>();
@@ -57,6 +59,8 @@ GrpoMicroBatch make_micro_batch(const std::vector<const GrpoSample*>& samples, i
                s.logprobs.size(), n);
     std::vector<int64_t> seq(s.prompt.begin(), s.prompt.end());
     seq.insert(seq.end(), s.response.begin(), s.response.end());
+    for (int64_t id : seq)
+      DSRL_CHECK(id >= 0 && id < vocab, "sample {}: token id {} outside the model's vocabulary [0, {})", b, id, vocab);
     const int64_t fed = P + n - 1;
     for (int64_t j = 0; j < fed; ++j) in[b][j] = seq[j];
     for (int64_t t = 0; t < n; ++t) {
@@ -70,11 +74,11 @@ GrpoMicroBatch make_micro_batch(const std::vector<const GrpoSample*>& samples, i
       DSRL_CHECK(s.vocab_size == vocab, "sample {}: sampling masks over a vocabulary of {}, the model has {}", b,
                  s.vocab_size, vocab);
       for (int64_t t = 0; t < n; ++t) {
-        const std::vector<uint8_t> flags = decode_kept_set(s.masks[t], vocab);
-        at::Tensor row = at::from_blob(const_cast<uint8_t*>(flags.data()), {vocab}, at::kByte);
-        kept[b][P - 1 + t].copy_(row.to(at::kBool));
-        DSRL_CHECK(flags[seq[P + t]], "sample {}: response token {} ({}) is outside its recorded kept set", b, t,
-                   seq[P + t]);
+        uint8_t* bits = kept.data_ptr<uint8_t>() + (b * S + P - 1 + t) * kept.size(2);
+        decode_kept_bits(s.masks[t], vocab, bits);
+        const int64_t token = seq[P + t];
+        DSRL_CHECK((bits[token / 8] >> (token % 8)) & 1, "sample {}: response token {} ({}) is outside its "
+                   "recorded kept set", b, t, token);
       }
     }
     if (keep_routing) {
@@ -94,7 +98,7 @@ GrpoMicroBatch make_micro_batch(const std::vector<const GrpoSample*>& samples, i
   mb.targets = targets.to(device);
   mb.mask = mask.to(device);
   mb.old_logp = old.to(device);
-  if (keep_mask) mb.kept = kept.to(device);
+  if (keep_mask) mb.kept = unpack_kept_bits(kept.to(device), vocab);
   if (keep_routing)
     for (int64_t l = 0; l < layers; ++l) mb.routes.push_back(routes[l].to(device));
   mb.advantages = at::tensor(advantages, at::kFloat).to(device);

@@ -18,9 +18,10 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-GrpoCollector::GrpoCollector(const GrpoConfig& config, const std::string& tokenizer)
+GrpoCollector::GrpoCollector(const GrpoConfig& config, const std::string& tokenizer, int64_t vocab_limit)
     : config_(config),
       tokenizer_(load_tokenizer(tokenizer)),
+      vocab_limit_(vocab_limit),
       pool_(config.rollout_endpoints, RolloutPoolOptions{config.rollout_deadline_s, config.retries}),
       reward_(config.reward_endpoint, config.reward_deadline_s, config.retries, 1.0) {
   const auto eos = tokenizer_->token_id("<｜end▁of▁sentence｜>");
@@ -64,6 +65,7 @@ std::vector<GrpoSample> GrpoCollector::collect(PromptMixture& mixture, int64_t s
   request.samples_per_prompt = G;
   request.temperature = config_.temperature;
   request.top_p = config_.top_p;
+  request.vocab_limit = vocab_limit_;
   request.top_k = config_.top_k;
   request.max_new_tokens = config_.max_new_tokens;
   request.stop_token_ids = stop_ids_;
@@ -142,6 +144,7 @@ std::vector<GrpoSample> GrpoCollector::collect(PromptMixture& mixture, int64_t s
   stats->length_mean = samples.empty() ? 0 : length_sum / samples.size();
   stats->stopped_share = samples.empty() ? 0 : static_cast<double>(stopped) / samples.size();
   for (const auto& [name, sum] : signals) stats->signal_means[name] = sum.first / std::max<int64_t>(1, sum.second);
+  stats->oldest_version = oldest;
   stats->version_gap = version - oldest;
   return out;
 }
@@ -155,6 +158,7 @@ EvalStats GrpoCollector::evaluate(const std::vector<GrpoPrompt>& prompts) {
   request.samples_per_prompt = config_.eval_samples;
   request.temperature = config_.eval_temperature;
   request.top_p = config_.top_p;
+  request.vocab_limit = vocab_limit_;
   request.top_k = config_.top_k;
   request.max_new_tokens = config_.max_new_tokens;
   request.stop_token_ids = stop_ids_;

@@ -27,7 +27,8 @@ struct CollectStats {
   double length_mean = 0;         // response tokens
   double stopped_share = 0;       // samples that ended with the stop token
   int64_t generated_tokens = 0;
-  uint64_t version_gap = 0;       // policy version now minus the oldest version in the samples
+  uint64_t oldest_version = 0;    // the oldest policy version that generated a sample
+  uint64_t version_gap = 0;       // the trainer's policy version minus oldest_version
   double rollout_s = 0, reward_s = 0;
   std::string first_reward_error; // for the log when some were dropped
 };
@@ -41,7 +42,8 @@ struct EvalStats {
 
 class GrpoCollector {
  public:
-  GrpoCollector(const GrpoConfig& config, const std::string& tokenizer);
+  // vocab_limit: rollouts sample only ids below it (0: the whole vocabulary).
+  GrpoCollector(const GrpoConfig& config, const std::string& tokenizer, int64_t vocab_limit);
   ~GrpoCollector();
   // One step's samples: prompts_per_step x samples_per_prompt generated, scored, with advantages and KL weights.
   std::vector<GrpoSample> collect(PromptMixture& prompts, int64_t step, uint64_t version, bool keep_mask,
@@ -57,6 +59,7 @@ class GrpoCollector {
   const GrpoConfig& config_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::vector<int64_t> stop_ids_;
+  int64_t vocab_limit_;
   RolloutPool pool_;
   RewardClient reward_;
 };

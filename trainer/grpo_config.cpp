@@ -41,6 +41,7 @@ void describe(ConfigIO& io, GrpoConfig& c) {
   io.choice("pi_old", c.pi_old, {"rollout", "recompute"});
   io.field("updates_per_batch", c.updates_per_batch, int64_t{1}, int64_t{1} << 20);
   io.field("tokens_per_micro_batch", c.tokens_per_micro_batch, int64_t{1}, int64_t{1} << 40);
+  io.field("overlap_rollouts", c.overlap_rollouts);
   io.field("eval_every", c.eval_every, int64_t{0}, int64_t{1} << 40);
   io.field("eval_prompts", c.eval_prompts, int64_t{0}, int64_t{1} << 20);
   io.field("eval_samples", c.eval_samples, int64_t{1}, int64_t{1} << 16);

@@ -52,6 +52,9 @@ struct GrpoConfig {
   std::string pi_old = "rollout";     // rollout (the behaviour log-probs) or recompute (a forward before updating)
   int64_t updates_per_batch = 1;      // optimizer steps per rollout batch (its samples split in this many parts)
   int64_t tokens_per_micro_batch = 8192;  // padded tokens per forward (micro-batches by token budget)
+  // Bounded staleness 1: the rollouts of step t+1 start when step t's samples are in, so they run on the weights
+  // before step t's update while it trains; the workers take the new weights once those rollouts end.
+  bool overlap_rollouts = false;
   // Held-out evaluation: eval_samples answers to each of eval_prompts prompts of the first task (another seed),
   // scored by the reward service; accuracy = share of answers with a total reward >= eval_threshold. Greedy
   // (eval_temperature 0) gives the mode's accuracy; at the sampling temperature it is the expected pass@1.

@@ -4,10 +4,12 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <future>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "model/checkpoint.h"
+#include "model/tokenizer.h"
 #include "trainer/dist.h"
 #include "trainer/grpo_collect.h"
 #include "trainer/grpo_train.h"
@@ -22,6 +24,56 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Rollouts sample only ids the tokenizer can decode: a model whose embedding is padded past its tokenizer
+// (DeepSeek-V3's 129,280 rows, a random model with the byte tokenizer) gets a vocab limit; 0 when none is needed.
+int64_t sampling_vocab_limit(const TrainConfig& cfg, int64_t model_vocab) {
+  const int64_t ids = load_tokenizer(cfg.tokenizer)->vocab_size();
+  if (ids > model_vocab)
+    throw ConfigError(fmt::format("tokenizer '{}' has {} ids but the model's vocab_size is {}: the model cannot "
+                                  "embed every token (wrong tokenizer for this model?)", cfg.tokenizer, ids,
+                                  model_vocab));
+  return ids < model_vocab ? ids : 0;
+}
+
+// Rank 0's rollouts. take() returns a step's samples, collecting them then, unless start() began them earlier on
+// a thread (overlap_rollouts: while the previous step trains, on its weights before the update).
+class RolloutSource {
+ public:
+  struct Batch {
+    std::vector<GrpoSample> samples;
+    CollectStats stats;
+    std::string position;  // the prompt mixture's position after this batch (what a checkpoint records)
+  };
+  RolloutSource(GrpoCollector& collector, PromptMixture& prompts, const GrpoConfig& g)
+      : collector_(collector), prompts_(prompts), g_(g) {}
+  ~RolloutSource() { wait(); }
+
+  void start(int64_t step, uint64_t version) {
+    ahead_ = std::async(std::launch::async, [this, step, version] { return collect(step, version); });
+  }
+  Batch take(int64_t step, uint64_t version) {
+    Batch b = ahead_.valid() ? ahead_.get() : collect(step, version);
+    b.stats.version_gap = version - b.stats.oldest_version;  // the weights may have moved on since
+    return b;
+  }
+  // Lets a running collection finish (before the collector serves anything else, e.g. evaluation).
+  void wait() {
+    if (ahead_.valid()) ahead_.wait();
+  }
+
+ private:
+  Batch collect(int64_t step, uint64_t version) {
+    Batch b;
+    b.samples = collector_.collect(prompts_, step, version, g_.keep_sampling_mask, g_.keep_routing, &b.stats);
+    b.position = prompts_.position_json();
+    return b;
+  }
+  GrpoCollector& collector_;
+  PromptMixture& prompts_;
+  const GrpoConfig& g_;
+  std::future<Batch> ahead_;
+};
 
 // The policy's tensors under their checkpoint names, as the rollout workers hold them, copied to host memory.
 struct HostWeights {
@@ -143,10 +195,18 @@ int run_grpo_stage(const TrainConfig& cfg, Communicator& comm, const MpiSession&
   std::vector<double> peak_lr;
   for (const auto& grp : groups) peak_lr.push_back(grp.lr);
   AdamW optimizer(groups, AdamWOptions{cfg.optim.beta1, cfg.optim.beta2, cfg.optim.eps});
-  GrpoLearner learner(cfg, policy, reference, optimizer, groups, comm, device);
+  const int64_t vocab_limit = sampling_vocab_limit(cfg, policy->config().vocab_size);
+  if (root && vocab_limit > 0)
+    log->info("the tokenizer has {} ids, the model {}: sampling and log-probs use the first {}", vocab_limit,
+              policy->config().vocab_size, vocab_limit);
+  GrpoLearner learner(cfg, policy, reference, optimizer, groups, comm, device, vocab_limit);
   PromptMixture prompts(g);  // every rank builds it (cheap); only rank 0 draws
   std::unique_ptr<GrpoCollector> collector;
-  if (root) collector = std::make_unique<GrpoCollector>(g, cfg.tokenizer);
+  std::unique_ptr<RolloutSource> source;
+  if (root) {
+    collector = std::make_unique<GrpoCollector>(g, cfg.tokenizer, vocab_limit);
+    source = std::make_unique<RolloutSource>(*collector, prompts, g);
+  }
 
   TrainState state;
   uint64_t version = 0;
@@ -175,9 +235,11 @@ int run_grpo_stage(const TrainConfig& cfg, Communicator& comm, const MpiSession&
   }
   const int64_t last = cfg.train.stop_after > 0 ? std::min(cfg.train.stop_after, cfg.train.steps) : cfg.train.steps;
   auto evaluate = [&](int64_t step) {
-    if (root && g.eval_every > 0 && g.eval_prompts > 0)
-      record_eval(run_dir, *events, step, collector->evaluate(prompts.held_out()));
+    if (!root || g.eval_every <= 0 || g.eval_prompts <= 0) return;
+    source->wait();
+    record_eval(run_dir, *events, step, collector->evaluate(prompts.held_out()));
   };
+  std::string position = prompts.position_json();  // after the prompts trained so far
   if (state.step == 0) evaluate(0);
   const auto start = Clock::now();
   int64_t tokens_done = 0;
@@ -188,8 +250,13 @@ int run_grpo_stage(const TrainConfig& cfg, Communicator& comm, const MpiSession&
     StepRecord r;
     r.step = step;
     std::string packed;
-    if (root) packed = pack_samples(collector->collect(prompts, step, version, g.keep_sampling_mask, g.keep_routing,
-                                                       &r.collect));
+    if (root) {
+      RolloutSource::Batch batch = source->take(step, version);
+      if (g.overlap_rollouts && step < last) source->start(step + 1, version);
+      packed = pack_samples(batch.samples);
+      r.collect = std::move(batch.stats);
+      position = std::move(batch.position);
+    }
     std::vector<GrpoSample> samples = unpack_samples(mpi.broadcast(packed));
     const auto train_start = Clock::now();
     r.train = learner.update(samples);
@@ -205,7 +272,7 @@ int run_grpo_stage(const TrainConfig& cfg, Communicator& comm, const MpiSession&
       if ((g.eval_every > 0 && step % g.eval_every == 0) || step == last) evaluate(step);
     }
     state.step = step;
-    state.stage_state = nlohmann::json{{"prompts", nlohmann::json::parse(prompts.position_json())},
+    state.stage_state = nlohmann::json{{"prompts", nlohmann::json::parse(position)},
                                        {"policy_version", version}}
                             .dump();
     const bool checkpoint = step == last || (cfg.train.checkpoint_every > 0 && step % cfg.train.checkpoint_every == 0);

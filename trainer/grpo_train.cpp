@@ -19,9 +19,10 @@ struct GrpoLearner::Sums {
 };
 
 GrpoLearner::GrpoLearner(const TrainConfig& config, DeepseekV32 policy, DeepseekV32 reference, AdamW& optimizer,
-                         std::vector<ParamGroup>& groups, Communicator& comm, const at::Device& device)
+                         std::vector<ParamGroup>& groups, Communicator& comm, const at::Device& device,
+                         int64_t vocab_limit)
     : config_(config), policy_(std::move(policy)), reference_(std::move(reference)), optimizer_(optimizer),
-      groups_(groups), comm_(comm), device_(device) {
+      groups_(groups), comm_(comm), device_(device), vocab_limit_(vocab_limit) {
   const GrpoConfig& g = config.grpo;
   loss_ = GrpoLossOptions{g.eps_low, g.eps_high, g.kl_estimator == "unbiased_k3", g.off_policy_mask,
                           g.off_policy_delta};
@@ -32,15 +33,16 @@ at::Tensor GrpoLearner::logprobs(DeepseekV32& model, const GrpoMicroBatch& mb, a
   o.sparse = sparse_attention(config_);
   if (!mb.routes.empty()) o.replay_experts = &mb.routes;  // keep routing
   const ForwardResult out = model->forward(mb.inputs, o);
+  const at::Tensor logits = limit_vocab(out.logits, vocab_limit_);  // as the rollout sampled: [B, S, V]
   if (drift) {
     at::NoGradGuard no_grad;
     const GrpoConfig& g = config_.grpo;
-    const at::Tensor kept = kept_tokens(out.logits.detach(), SamplingParams{g.temperature, g.top_k, g.top_p});
+    const at::Tensor kept = kept_tokens(logits.detach(), SamplingParams{g.temperature, g.top_k, g.top_p});
     drift->outside = kept.gather(-1, mb.targets.unsqueeze(-1)).squeeze(-1).logical_not();
     drift->mismatch = out.route_mismatch.empty() ? at::zeros_like(mb.mask)
                                                  : at::stack(out.route_mismatch).to(at::kFloat).mean(0);
   }
-  return token_logprobs(out.logits, mb.targets, mb.kept, config_.grpo.temperature, entropy);  // [B, S, V] -> [B, S]
+  return token_logprobs(logits, mb.targets, mb.kept, config_.grpo.temperature, entropy);  // [B, S, V] -> [B, S]
 }
 
 // Update u trains the samples with index % updates == u; this rank takes every size()-th of those.

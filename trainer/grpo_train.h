@@ -31,8 +31,9 @@ struct GrpoTrainStats {   // over all ranks and updates
 class GrpoLearner {
  public:
   // The policy trains (groups from stage_param_groups); `reference` is undefined when no task has a KL weight.
+  // vocab_limit: the rollout's (ids at or past it were never sampleable; 0: none).
   GrpoLearner(const TrainConfig& config, DeepseekV32 policy, DeepseekV32 reference, AdamW& optimizer,
-              std::vector<ParamGroup>& groups, Communicator& comm, const at::Device& device);
+              std::vector<ParamGroup>& groups, Communicator& comm, const at::Device& device, int64_t vocab_limit);
   // pi_old: recompute replaces the samples' behaviour log-probs with the current policy's before any update.
   GrpoTrainStats update(std::vector<GrpoSample>& samples);
 
@@ -54,6 +55,7 @@ class GrpoLearner {
   std::vector<ParamGroup>& groups_;
   Communicator& comm_;
   at::Device device_;
+  int64_t vocab_limit_;
   GrpoLossOptions loss_;
 };
 

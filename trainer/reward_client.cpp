@@ -20,8 +20,7 @@ struct RewardClient::Impl {
 
 RewardClient::RewardClient(const std::string& endpoint, double deadline_s, int64_t retries, double backoff_s)
     : impl_(std::make_unique<Impl>(Impl{endpoint,
-                                        reward::Reward::NewStub(grpc::CreateChannel(endpoint,
-                                                                                    grpc::InsecureChannelCredentials())),
+                                        reward::Reward::NewStub(make_channel(endpoint)),
                                         deadline_s, retries, backoff_s})) {}
 
 RewardClient::~RewardClient() = default;

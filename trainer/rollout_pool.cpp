@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <future>
 
@@ -36,6 +37,7 @@ rollout::GenerateRequest to_proto(const RolloutRequest& r, size_t begin, size_t 
   s->set_temperature(static_cast<float>(r.temperature));
   s->set_top_p(static_cast<float>(r.top_p));
   s->set_top_k(static_cast<uint32_t>(r.top_k));
+  s->set_vocab_limit(static_cast<uint32_t>(r.vocab_limit));
   s->set_max_new_tokens(static_cast<uint32_t>(r.max_new_tokens));
   for (int64_t id : r.stop_token_ids) s->add_stop_token_ids(static_cast<int32_t>(id));
   s->set_seed(r.seed ^ (0x9e3779b97f4a7c15ULL * (begin + 1)));  // each part its own streams
@@ -69,14 +71,14 @@ struct RolloutPool::Impl {
   std::vector<std::string> endpoints;
   std::vector<std::unique_ptr<rollout::Rollout::Stub>> stubs;
   RolloutPoolOptions options;
-  size_t next = 0;  // round-robin start, so retries and parts spread
+  std::atomic<size_t> next{0};  // round-robin start, so retries and parts spread
 };
 
 RolloutPool::RolloutPool(std::vector<std::string> endpoints, RolloutPoolOptions options)
     : impl_(std::make_unique<Impl>()) {
   DSRL_CHECK(!endpoints.empty(), "the rollout pool needs at least one endpoint");
   for (const auto& e : endpoints)
-    impl_->stubs.push_back(rollout::Rollout::NewStub(grpc::CreateChannel(e, grpc::InsecureChannelCredentials())));
+    impl_->stubs.push_back(rollout::Rollout::NewStub(make_channel(e)));
   impl_->endpoints = std::move(endpoints);
   impl_->options = options;
 }

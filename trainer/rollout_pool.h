@@ -18,6 +18,7 @@ struct RolloutRequest {
   double temperature = 1.0;
   double top_p = 1.0;                  // 0 or 1: off
   int64_t top_k = 0;                   // 0: off
+  int64_t vocab_limit = 0;             // sample only ids below it; 0: the whole vocabulary
   int64_t max_new_tokens = 64;
   std::vector<int64_t> stop_token_ids;
   uint64_t seed = 0;

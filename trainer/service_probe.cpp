@@ -18,7 +18,7 @@ EndpointProbe probe(const std::string& endpoint, const std::string& service, dou
   EndpointProbe result;
   result.endpoint = endpoint;
   result.service = service;
-  auto channel = grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials());
+  auto channel = make_channel(endpoint);
   auto stub = Stub(channel);
   grpc::ClientContext context;
   set_deadline(context, deadline_s);

@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "common/error.h"
 #include "model/checkpoint.h"
 #include "model/sampling.h"
 #include "proto/sampling_mask.h"
@@ -134,6 +135,7 @@ TEST(RolloutEngine, RefusesBadRequestsWithoutQueueingThem) {
   refused(with([](auto& x) { x.samples_per_prompt = 0; }), E::kInvalidArgument, "samples_per_prompt must be in");
   refused(with([](auto& x) { x.sampling.temperature = -1; }), E::kInvalidArgument, "temperature");
   refused(with([](auto& x) { x.sampling.top_p = 1.5; }), E::kInvalidArgument, "top_p");
+  refused(with([](auto& x) { x.sampling.vocab_limit = 265; }), E::kInvalidArgument, "vocab_limit must be in [0, 264]");
   refused(with([](auto& x) { x.sampling.max_new_tokens = 257; }), E::kInvalidArgument, "max_new_tokens");
   refused(with([](auto& x) { x.prompts[0].tokens.assign(256, 5); }), E::kResourceExhausted, "no room");
   EXPECT_EQ(engine->status().queued, 0);
@@ -174,6 +176,49 @@ TEST(Sampling, KeptSetIsTopkIntersectNucleus) {
   EXPECT_NEAR(s.logprobs.item<double>(), std::log(0.4 / 0.7), 1e-6);
   Sampled t = sample_tokens(logits, SamplingParams{1.0, 2, 1.0}, at::tensor({0.6}, at::kDouble));
   EXPECT_EQ(t.tokens.item<int64_t>(), 3);
+}
+
+// A vocab limit takes the ids past it out of every path: greedy, nucleus, no truncation at all, and the kept set
+// the rollout records; log-probs renormalise over what is left.
+TEST(Sampling, VocabLimitRemovesTheIdsPastIt) {
+  at::Tensor logits = at::log(at::tensor({0.05, 0.1, 0.15, 0.3, 0.4})).unsqueeze(0);  // the best two are 3 and 4
+  const at::Tensor u = at::tensor({0.999}, at::kDouble);
+  Sampled greedy = sample_tokens(logits, SamplingParams{0.0, 0, 1.0, 3}, u);
+  EXPECT_EQ(greedy.tokens.item<int64_t>(), 2);
+  for (double p : {1.0, 0.5}) {
+    Sampled s = sample_tokens(logits, SamplingParams{1.0, 0, p, 3}, u);
+    EXPECT_LT(s.tokens.item<int64_t>(), 3) << "top_p " << p;
+    EXPECT_EQ(s.kept[0].narrow(0, 3, 2).sum().item<int64_t>(), 0) << "top_p " << p;
+  }
+  Sampled all = sample_tokens(logits, SamplingParams{1.0, 0, 1.0, 3}, u);
+  EXPECT_NEAR(all.logprobs.item<double>(), std::log(0.15 / 0.3), 1e-6) << "u near 1 draws the last kept id, 2";
+  EXPECT_TRUE(at::equal(kept_tokens(logits, SamplingParams{1.0, 0, 1.0, 3}), all.kept));
+  EXPECT_THROW(sample_tokens(logits, SamplingParams{1.0, 0, 1.0, 6}, u), Error);
+  at::Tensor limited = limit_vocab(logits, 3);
+  EXPECT_TRUE(std::isinf(limited[0][4].item<double>()));
+  EXPECT_TRUE(at::equal(limited.narrow(1, 0, 3), logits.narrow(1, 0, 3)));
+}
+
+// Packed kept bits round-trip through the wire encoding for sets of every shape, the vocabulary not a multiple of 8.
+TEST(Sampling, PackedKeptBitsRoundTripThroughTheEncoding) {
+  const int64_t V = 1003;
+  at::Tensor kept = at::rand({6, V}, at::TensorOptions().dtype(at::kFloat)) < at::tensor({0.0, 0.001, 0.01, 0.5,
+                                                                                         0.99, 1.0}).unsqueeze(1);
+  at::Tensor bits = pack_kept_bits(kept).contiguous();
+  ASSERT_EQ(bits.sizes(), (std::vector<int64_t>{6, (V + 7) / 8}));
+  EXPECT_TRUE(at::equal(unpack_kept_bits(bits, V), kept));
+  std::vector<uint8_t> decoded(static_cast<size_t>(bits.size(1)));
+  for (int64_t r = 0; r < 6; ++r) {
+    const std::string wire = encode_kept_bits(bits.data_ptr<uint8_t>() + r * bits.size(1), V);
+    at::Tensor flags = kept[r].to(at::kByte).contiguous();
+    EXPECT_EQ(wire, encode_kept_set(flags.data_ptr<uint8_t>(), V)) << "row " << r;
+    decode_kept_bits(wire, V, decoded.data());
+    EXPECT_TRUE(at::equal(at::from_blob(decoded.data(), {bits.size(1)}, at::kByte), bits[r])) << "row " << r;
+  }
+  std::string past_the_end(1 + (V + 7) / 8, '\0');
+  past_the_end[0] = '\x02';
+  past_the_end.back() = '\x10';  // bit 4 of the last byte: id 1004 of a vocabulary of 1003
+  EXPECT_THROW(decode_kept_bits(past_the_end, V, decoded.data()), Error);
 }
 
 }  // namespace

@@ -149,6 +149,7 @@ TEST(RolloutService, RefusesBadRequestsAndKeepsServing) {
       {[](auto& r) { r.set_samples_per_prompt(5000); }, grpc::INVALID_ARGUMENT, "samples_per_prompt"},
       {[](auto& r) { r.mutable_sampling()->set_temperature(-0.5); }, grpc::INVALID_ARGUMENT, "temperature"},
       {[](auto& r) { r.mutable_sampling()->set_top_p(1.5); }, grpc::INVALID_ARGUMENT, "top_p"},
+      {[](auto& r) { r.mutable_sampling()->set_vocab_limit(100000); }, grpc::INVALID_ARGUMENT, "vocab_limit"},
       {[](auto& r) { r.mutable_sampling()->set_max_new_tokens(0); }, grpc::INVALID_ARGUMENT, "max_new_tokens"},
       {[](auto& r) { r.mutable_sampling()->set_max_new_tokens(600); }, grpc::INVALID_ARGUMENT, "(the context)"},
       {[](auto& r) { r.mutable_sampling()->add_stop_token_ids(500); }, grpc::INVALID_ARGUMENT, "stop token id 500"},

@@ -89,4 +89,12 @@ runner.check("KL 0 against the unchanged reference", all(m[s]["kl"] < 1e-6 for s
              [m[s]["kl"] for s in (1, 2)])
 runner.check("the trainer's router agrees with the replayed routes", all(m[s]["route_mismatch"] < 0.01 for s in (1, 2)),
              [m[s]["route_mismatch"] for s in (1, 2)])
+# Bounded staleness: with overlap_rollouts each step after the first trains samples made by the policy one update
+# older, and the workers still take every update.
+grpo("overlap", "grpo.overlap_rollouts=true", "train.steps=4", "grpo.eval_every=0", workers=1)
+m = metrics("overlap")
+runner.check("overlapped rollouts lag the trainer by exactly one version",
+             [m[s]["version_gap"] for s in (1, 2, 3, 4)] == [0, 1, 1, 1], [m[s]["version_gap"] for s in (1, 2, 3, 4)])
+log = open(f"{TMP}/overlap/services/rollout-1.log").read()
+runner.check("the worker installed every update", "weights: version 5 installed" in log, log[-300:])
 runner.finish("grpo")
