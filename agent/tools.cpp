@@ -1,0 +1,40 @@
+#include "agent/tools.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace dsrl {
+
+void ToolRegistry::add(std::unique_ptr<Tool> tool) {
+  const std::string name = tool->name();
+  DSRL_CHECK(!tools_.count(name), "tool '{}' registered twice", name);
+  order_.push_back(name);
+  tools_[name] = std::move(tool);
+}
+
+std::vector<std::string> ToolRegistry::schemas() const {
+  std::vector<std::string> out;
+  for (const auto& name : order_) out.push_back(tools_.at(name)->schema_json());
+  return out;
+}
+
+ToolResult ToolRegistry::call(const std::string& name, const std::string& arguments_json) const {
+  auto it = tools_.find(name);
+  if (it == tools_.end()) {
+    std::string known;
+    for (const auto& n : order_) known += (known.empty() ? "" : ", ") + n;
+    return {fmt::format("error: no tool named '{}' (tools: {})", name, known), false};
+  }
+  const nlohmann::json args = nlohmann::json::parse(arguments_json, nullptr, /*allow_exceptions=*/false);
+  if (!args.is_object())
+    return {fmt::format("error: the arguments of {} must be a JSON object, got: {}", name, arguments_json), false};
+  try {
+    return it->second->call(args.dump());
+  } catch (const std::exception& e) {
+    return {fmt::format("error: {} failed: {}", name, e.what()), false};
+  }
+}
+
+}  // namespace dsrl
