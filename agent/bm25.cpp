@@ -89,16 +89,9 @@ int64_t Bm25Index::find(const std::string& id) const {
 }
 
 std::string SearchTool::schema_json() const {
-  return nlohmann::json{
-      {"name", "search"},
-      {"description", "Searches the document collection; returns the best matches with their ids."},
-      {"parameters",
-       {{"type", "object"},
-        {"properties",
-         {{"query", {{"type", "string"}, {"description", "keywords"}}},
-          {"top_k", {{"type", "integer"}, {"description", fmt::format("results, 1 to {}", max_results_)}}}}},
-        {"required", {"query"}}}}}
-      .dump();
+  return tool_schema("search", "Searches the document collection; returns the best matches with their ids.",
+                     {{"query", "string", "keywords"},
+                      {"top_k", "integer", fmt::format("results, 1 to {}", max_results_), false}});
 }
 
 ToolResult SearchTool::call(const std::string& arguments_json) {
@@ -125,13 +118,7 @@ ToolResult SearchTool::call(const std::string& arguments_json) {
 }
 
 std::string OpenTool::schema_json() const {
-  return nlohmann::json{{"name", "open"},
-                        {"description", "Opens a document by the id that search returned."},
-                        {"parameters",
-                         {{"type", "object"},
-                          {"properties", {{"id", {{"type", "string"}, {"description", "a document id"}}}}},
-                          {"required", {"id"}}}}}
-      .dump();
+  return tool_schema("open", "Opens a document by the id that search returned.", {{"id", "string", "a document id"}});
 }
 
 ToolResult OpenTool::call(const std::string& arguments_json) {

@@ -133,14 +133,8 @@ std::string format_number(double value) {
 }
 
 std::string CalculatorTool::schema_json() const {
-  return nlohmann::json{
-      {"name", "calculator"},
-      {"description", "Evaluates an arithmetic expression: + - * / % ^ and parentheses over decimal numbers."},
-      {"parameters",
-       {{"type", "object"},
-        {"properties", {{"expression", {{"type", "string"}, {"description", "for example (3 + 4.5) * 2^3"}}}}},
-        {"required", {"expression"}}}}}
-      .dump();
+  return tool_schema("calculator", "Evaluates an arithmetic expression: + - * / % ^ and parentheses over decimal numbers.",
+                     {{"expression", "string", "for example (3 + 4.5) * 2^3"}});
 }
 
 ToolResult CalculatorTool::call(const std::string& arguments_json) {

@@ -7,6 +7,19 @@
 
 namespace dsrl {
 
+std::string tool_schema(const std::string& name, const std::string& description,
+                        const std::vector<ToolParameter>& parameters) {
+  nlohmann::json properties = nlohmann::json::object(), required = nlohmann::json::array();
+  for (const ToolParameter& p : parameters) {
+    properties[p.name] = {{"type", p.type}, {"description", p.description}};
+    if (p.required) required.push_back(p.name);
+  }
+  return nlohmann::json{{"name", name},
+                        {"description", description},
+                        {"parameters", {{"type", "object"}, {"properties", properties}, {"required", required}}}}
+      .dump();
+}
+
 void ToolRegistry::add(std::unique_ptr<Tool> tool) {
   const std::string name = tool->name();
   DSRL_CHECK(!tools_.count(name), "tool '{}' registered twice", name);

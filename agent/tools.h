@@ -26,6 +26,17 @@ class Tool {
   virtual ToolResult call(const std::string& arguments_json) = 0;
 };
 
+struct ToolParameter {
+  std::string name;
+  std::string type;         // JSON schema type: string, integer, number, boolean, ...
+  std::string description;
+  bool required = true;
+};
+
+// A tool's schema as JSON text: {"name", "description", "parameters": {"type": "object", "properties", "required"}}.
+std::string tool_schema(const std::string& name, const std::string& description,
+                        const std::vector<ToolParameter>& parameters);
+
 class ToolRegistry {
  public:
   // Throws dsrl::Error on a second tool with the same name.

@@ -1,6 +1,7 @@
 // BM25 search and the search/open tools on a small corpus: scores equal the formula computed by hand, ranking,
 // and every bad argument answered with an error result.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 
@@ -72,6 +73,9 @@ TEST(Bm25, SearchAndOpenToolsAnswerTheModel) {
   EXPECT_NE(long_one.text.find("...\n[cut at 40 of 62 bytes]"), std::string::npos) << long_one.text;
   OpenTool short_open(index, 10);  // 10 bytes end inside the fourth 3-byte character: the cut backs off to 9
   EXPECT_EQ(short_open.call(R"({"id": "kyoto"})").text.rfind("[kyoto] 京都\n京都は...\n[cut at 10 of", 0), 0u);
+  const nlohmann::json schema = nlohmann::json::parse(tools.schemas()[0]);
+  EXPECT_EQ(schema["parameters"]["required"], nlohmann::json::array({"query"})) << "top_k is optional";
+  EXPECT_EQ(schema["parameters"]["properties"]["top_k"]["type"], "integer");
   ToolResult missing = tools.call("open", R"({"id": "rome"})");
   EXPECT_FALSE(missing.ok);
   EXPECT_NE(missing.text.find("no document with id 'rome'"), std::string::npos);
