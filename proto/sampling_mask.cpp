@@ -35,23 +35,25 @@ int64_t kept_bytes(int64_t vocab) { return (vocab + 7) / 8; }
 
 std::string encode_kept_bits(const uint8_t* bits, int64_t vocab) {
   const int64_t n = kept_bytes(vocab);
-  std::string bitmap(1 + static_cast<size_t>(n), '\x02');
-  std::memcpy(&bitmap[1], bits, static_cast<size_t>(n));
-  if (n > 0) bitmap[n] = static_cast<char>(bits[n - 1] & last_byte_mask(vocab));
+  auto byte = [&](int64_t i) -> unsigned { return i == n - 1 ? bits[i] & last_byte_mask(vocab) : bits[i]; };
   int64_t count = 0;
-  for (int64_t i = 0; i < n; ++i) count += __builtin_popcount(static_cast<uint8_t>(bitmap[1 + i]));
+  for (int64_t i = 0; i < n; ++i) count += __builtin_popcount(byte(i));
   if (count == vocab) return std::string(1, '\x00');
-  if (count > n) return bitmap;  // every listed id takes a byte at least: the list would be longer
-  std::string ids(1, '\x01');
-  int64_t previous = -1;
-  for (int64_t i = 0; i < n; ++i) {
-    for (unsigned b = static_cast<uint8_t>(bitmap[1 + i]); b != 0; b &= b - 1) {
-      const int64_t j = i * 8 + __builtin_ctz(b);
-      put_varint(ids, static_cast<uint64_t>(previous < 0 ? j : j - previous));
-      previous = j;
+  if (count <= n) {  // otherwise the list is longer than the bitmap: every listed id takes a byte at least
+    std::string ids(1, '\x01');
+    int64_t previous = -1;
+    for (int64_t i = 0; i < n; ++i) {
+      for (unsigned b = byte(i); b != 0; b &= b - 1) {
+        const int64_t j = i * 8 + __builtin_ctz(b);
+        put_varint(ids, static_cast<uint64_t>(previous < 0 ? j : j - previous));
+        previous = j;
+      }
     }
+    if (static_cast<int64_t>(ids.size()) <= 1 + n) return ids;
   }
-  return ids.size() <= bitmap.size() ? ids : bitmap;
+  std::string bitmap(1, '\x02');
+  for (int64_t i = 0; i < n; ++i) bitmap.push_back(static_cast<char>(byte(i)));
+  return bitmap;
 }
 
 void decode_kept_bits(const std::string& in, int64_t vocab, uint8_t* bits) {

@@ -144,8 +144,7 @@ std::vector<GrpoSample> GrpoCollector::collect(PromptMixture& mixture, int64_t s
   stats->length_mean = samples.empty() ? 0 : length_sum / samples.size();
   stats->stopped_share = samples.empty() ? 0 : static_cast<double>(stopped) / samples.size();
   for (const auto& [name, sum] : signals) stats->signal_means[name] = sum.first / std::max<int64_t>(1, sum.second);
-  stats->oldest_version = oldest;
-  stats->version_gap = version - oldest;
+  stats->oldest_version = oldest;  // the stage turns it into version_gap against the weights it trains
   return out;
 }
 

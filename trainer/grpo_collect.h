@@ -28,7 +28,7 @@ struct CollectStats {
   double stopped_share = 0;       // samples that ended with the stop token
   int64_t generated_tokens = 0;
   uint64_t oldest_version = 0;    // the oldest policy version that generated a sample
-  uint64_t version_gap = 0;       // the trainer's policy version minus oldest_version
+  uint64_t version_gap = 0;       // the trainer's policy version minus oldest_version (set by the stage)
   double rollout_s = 0, reward_s = 0;
   std::string first_reward_error; // for the log when some were dropped
 };

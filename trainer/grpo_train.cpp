@@ -33,7 +33,10 @@ at::Tensor GrpoLearner::logprobs(DeepseekV32& model, const GrpoMicroBatch& mb, a
   o.sparse = sparse_attention(config_);
   if (!mb.routes.empty()) o.replay_experts = &mb.routes;  // keep routing
   const ForwardResult out = model->forward(mb.inputs, o);
-  const at::Tensor logits = limit_vocab(out.logits, vocab_limit_);  // as the rollout sampled: [B, S, V]
+  // Ids past the vocab limit were never sampleable: a softmax over the first vocab_limit ids is the rollout's
+  // distribution, and a view of them costs no copy of the logits.
+  const int64_t V = vocab_limit_ > 0 ? vocab_limit_ : out.logits.size(-1);
+  const at::Tensor logits = out.logits.narrow(-1, 0, V);  // [B, S, V]
   if (drift) {
     at::NoGradGuard no_grad;
     const GrpoConfig& g = config_.grpo;
@@ -42,7 +45,8 @@ at::Tensor GrpoLearner::logprobs(DeepseekV32& model, const GrpoMicroBatch& mb, a
     drift->mismatch = out.route_mismatch.empty() ? at::zeros_like(mb.mask)
                                                  : at::stack(out.route_mismatch).to(at::kFloat).mean(0);
   }
-  return token_logprobs(logits, mb.targets, mb.kept, config_.grpo.temperature, entropy);  // [B, S, V] -> [B, S]
+  const at::Tensor recorded = mb.kept.defined() ? mb.kept.narrow(-1, 0, V) : mb.kept;
+  return token_logprobs(logits, mb.targets, recorded, config_.grpo.temperature, entropy);  // [B, S, V] -> [B, S]
 }
 
 // Update u trains the samples with index % updates == u; this rank takes every size()-th of those.
