@@ -1,0 +1,109 @@
+#include "agent/python_tool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace dsrl {
+namespace {
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// sys.executable, sys.prefix and sys.base_prefix of the configured interpreter, one per line.
+std::vector<std::string> interpreter_paths(const std::string& python) {
+  const std::string command =
+      shell_quote(python) + " -c 'import sys; print(sys.executable); print(sys.prefix); print(sys.base_prefix)' 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  DSRL_CHECK(pipe != nullptr, "python tool: cannot run '{}'", python);
+  std::string text;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) text.append(buf, n);
+  const int status = pclose(pipe);
+  DSRL_CHECK(status == 0, "python tool: interpreter '{}' (config python) did not run: {}", python, text);
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) if (!line.empty()) lines.push_back(line);
+  DSRL_CHECK(lines.size() == 3 && !lines[0].empty() && lines[0][0] == '/',
+             "python tool: interpreter '{}' did not report its executable and prefixes, got: {}", python, text);
+  return lines;
+}
+
+// A new folder under root, removed (with whatever the code left there) when this goes out of scope.
+class TempFolder {
+ public:
+  explicit TempFolder(const std::string& root) {
+    std::string pattern = (std::filesystem::path(root) / "dsrl-python-XXXXXX").string();
+    DSRL_CHECK(mkdtemp(pattern.data()) != nullptr, "python tool: cannot create a folder in {} (config temp_root)", root);
+    path_ = pattern;
+  }
+  ~TempFolder() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+PythonTool::PythonTool(PythonToolConfig config) : config_(std::move(config)) {
+  const std::vector<std::string> paths = interpreter_paths(config_.python);
+  interpreter_ = std::filesystem::canonical(paths[0]).string();
+  read_paths_ = {paths[1], paths[2], std::filesystem::path(interpreter_).parent_path().string()};
+  const SandboxResult probe = run("print(6 * 7)");
+  DSRL_CHECK(probe.exit_code == 0 && probe.output == "42\n",
+             "python tool: {} (from config python '{}') does not run in the sandbox ({}): {}", interpreter_,
+             config_.python, probe.ending(), probe.output);
+}
+
+std::string PythonTool::schema_json() const {
+  return tool_schema("python",
+                     fmt::format("Runs Python 3 code and returns what it prints (stdout and stderr). Each call starts "
+                                 "fresh in an empty folder; no network; at most {:g} s and {} MB.",
+                                 config_.limits.wall_seconds, config_.limits.memory_mb),
+                     {{"code", "string", "a complete program; print the values you want to see"}});
+}
+
+SandboxResult PythonTool::run(const std::string& code) const {
+  TempFolder folder(config_.temp_root);
+  const std::string script = (std::filesystem::path(folder.path()) / "main.py").string();
+  {
+    std::ofstream out(script, std::ios::binary);
+    out << code;
+    DSRL_CHECK(out.good(), "python tool: cannot write {}", script);
+  }
+  // -I: isolated (no environment variables, user site or script folder on sys.path); -B: no .pyc files.
+  return run_sandboxed({interpreter_, "-I", "-B", "main.py"}, folder.path(), read_paths_, config_.limits);
+}
+
+ToolResult PythonTool::call(const std::string& arguments_json) {
+  const nlohmann::json args = nlohmann::json::parse(arguments_json);
+  if (!args.contains("code") || !args["code"].is_string())
+    return {"error: python needs a string argument \"code\"", false};
+  const std::string code = args["code"].get<std::string>();
+  if (static_cast<int64_t>(code.size()) > config_.max_code_bytes)
+    return {fmt::format("error: the code is {} bytes, more than the limit of {}", code.size(), config_.max_code_bytes),
+            false};
+  const SandboxResult r = run(code);
+  std::string text = r.output.empty() ? std::string("(no output)") : r.output;
+  const bool ok = r.exit_code == 0 && r.signal == 0 && !r.timed_out && !r.output_truncated;
+  if (!ok) text += (text.back() == '\n' ? "" : "\n") + std::string("[") + r.ending() + "]";
+  return {text, ok};
+}
+
+}  // namespace dsrl
