@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "common/utf8.h"
 
 namespace dsrl {
 namespace {
@@ -17,9 +18,7 @@ bool term_byte(unsigned char c) { return std::isalnum(c) || c >= 0x80; }
 // At most `chars` bytes of text, ending before a UTF-8 character rather than inside one, with "..." when cut.
 std::string cut(const std::string& text, int64_t chars) {
   if (static_cast<int64_t>(text.size()) <= chars) return text;
-  size_t end = static_cast<size_t>(std::max<int64_t>(0, chars));
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xc0) == 0x80) --end;  // a continuation byte
-  return text.substr(0, end) + "...";
+  return std::string(utf8_prefix(text, static_cast<size_t>(std::max<int64_t>(0, chars)))) + "...";
 }
 
 }  // namespace

@@ -44,4 +44,11 @@ std::string valid_utf8(std::string_view text) {
   return out;
 }
 
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<uint8_t>(text[end]) & 0xC0) == 0x80) --end;  // text[end] continues a character
+  return text.substr(0, end);
+}
+
 }  // namespace dsrl

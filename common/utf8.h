@@ -11,4 +11,7 @@ namespace dsrl {
 // becomes two U+FFFD); well-formed text comes back unchanged.
 std::string valid_utf8(std::string_view text);
 
+// The longest prefix of `text` of at most max_bytes bytes that does not end inside a UTF-8 character.
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
+
 }  // namespace dsrl

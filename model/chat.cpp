@@ -115,7 +115,9 @@ void check_tool_results_complete(const std::vector<ChatMessage>& messages) {
 
 }  // namespace
 
-std::string render_chat(const std::vector<ChatMessage>& messages, const ChatOptions& options) {
+// Renders the conversation; starts[i] is where message i's text begins in the result.
+static std::string render_with_offsets(const std::vector<ChatMessage>& messages, const ChatOptions& options,
+                                       std::vector<size_t>* starts) {
   check_tool_results_complete(messages);
   size_t last_user = 0;
   bool has_user = false;
@@ -130,6 +132,7 @@ std::string render_chat(const std::vector<ChatMessage>& messages, const ChatOpti
   if (!has_system) out += tools;
   bool tools_done = !has_system;
   for (size_t i = 0; i < messages.size(); ++i) {
+    starts->push_back(out.size());
     const ChatMessage& m = messages[i];
     const bool after_last_user = has_user ? i > last_user : true;
     if (m.role == "system") {
@@ -151,6 +154,18 @@ std::string render_chat(const std::vector<ChatMessage>& messages, const ChatOpti
     }
   }
   return out;
+}
+
+std::string render_chat(const std::vector<ChatMessage>& messages, const ChatOptions& options) {
+  std::vector<size_t> starts;
+  return render_with_offsets(messages, options, &starts);
+}
+
+std::string render_chat_from(const std::vector<ChatMessage>& messages, size_t from, const ChatOptions& options) {
+  DSRL_CHECK(from < messages.size(), "render_chat_from: message {} of {}", from, messages.size());
+  std::vector<size_t> starts;
+  const std::string text = render_with_offsets(messages, options, &starts);
+  return text.substr(starts[from]);
 }
 
 }  // namespace dsrl

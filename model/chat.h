@@ -59,6 +59,10 @@ struct ChatOptions {
 // that are not JSON objects.
 std::string render_chat(const std::vector<ChatMessage>& messages, const ChatOptions& options);
 
+// The part of render_chat(messages) that messages [from, end) contribute, e.g. the tool results (and the <think>
+// that opens the next turn) after an assistant turn with tool calls. Throws as render_chat does.
+std::string render_chat_from(const std::vector<ChatMessage>& messages, size_t from, const ChatOptions& options);
+
 struct ParsedAssistant {
   std::string reasoning;
   std::string content;
