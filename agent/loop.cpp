@@ -115,6 +115,7 @@ void AgentRun::append_generated(const TurnOutput& out) {
   c.loss_mask.resize(c.tokens.size(), 1);
   c.logprobs.insert(c.logprobs.end(), out.logprobs.begin(), out.logprobs.end());
   for (int64_t t = 0; t < n; ++t) c.masks.push_back(out.masks.empty() ? std::string() : out.masks[t]);
+  if (!out.masks.empty()) c.vocab_size = out.vocab_size;
   c.oldest_version = c.oldest_version == 0 ? out.version : std::min(c.oldest_version, out.version);
   traj_.generated_tokens += n;
 }

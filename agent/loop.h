@@ -60,6 +60,7 @@ struct TurnOutput {
   std::vector<int32_t> tokens;     // [n]; ends with the stop token when `stopped`
   std::vector<float> logprobs;     // [n] behaviour log-probs
   std::vector<std::string> masks;  // [n] encoded kept sets, or empty when not recorded
+  int64_t vocab_size = 0;          // of the masks
   std::vector<uint16_t> routes;    // [route_layers, context + n - 1, experts], or empty when not recorded
   int64_t route_layers = 0, experts = 0;
   bool stopped = false;            // ended with the stop token (else cut at max_new_tokens)
@@ -75,6 +76,7 @@ struct AgentContext {
   std::vector<uint8_t> loss_mask;  // [tokens]: 1 where the model produced the token in this context
   std::vector<float> logprobs;     // [tokens]: behaviour log-probs where loss_mask is 1, else 0
   std::vector<std::string> masks;  // [tokens] encoded kept sets where recorded and loss_mask is 1, else ""
+  int64_t vocab_size = 0;          // of the masks
   // [route_layers, tokens - 1, experts]: each fed position's experts as the worker chose them the first time it
   // processed that position (later calls re-prefill it and may differ). Empty when not recorded.
   std::vector<uint16_t> routes;

@@ -12,7 +12,7 @@ root = sys.argv[1]
 ALLOWED = {
     "common": set(), "proto": {"common"}, "kernels": set(), "model": {"kernels", "common"},
     "rollout": {"model", "proto", "common", "kernels"}, "reward": {"proto", "common", "model"},
-    "trainer": {"model", "proto", "common", "kernels"}, "agent": {"model", "common"},
+    "trainer": {"model", "proto", "common", "kernels", "agent"}, "agent": {"model", "common"},
 }
 TORCH_OK = {"model", "rollout", "trainer"}
 TEST_EXTRA = {"services": ALLOWED["reward"], "gpu": set(ALLOWED) , "scripts": set()}

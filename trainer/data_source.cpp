@@ -74,25 +74,6 @@ std::vector<Document> read_text_documents(const std::string& path) {
   return docs;
 }
 
-void read_jsonl_objects(const std::string& path,
-                        const std::function<void(const nlohmann::json& object, const std::string& where)>& visit) {
-  std::ifstream in = open_or_throw(path, "jsonl");
-  std::string line;
-  for (int64_t lineno = 1; std::getline(in, line); ++lineno) {
-    if (blank(line)) continue;
-    const std::string where = fmt::format("{}:{}", path, lineno);
-    nlohmann::json object;
-    try {
-      object = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      DSRL_FAIL("{}: not valid JSON ({})", where, e.what());
-    }
-    DSRL_CHECK(object.is_object(), "{}: expected a JSON object, got {}", where, object.type_name());
-    visit(object, where);
-  }
-  DSRL_CHECK(!in.bad(), "error reading jsonl file '{}': {}", path, std::strerror(errno));
-}
-
 std::vector<Document> read_jsonl_documents(const DataSourceConfig& source) {
   const bool pairs = !source.prompt_field.empty();
   std::vector<Document> docs;

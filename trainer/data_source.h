@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/jsonl.h"  // read_jsonl_objects
 #include "model/chat.h"
 #include "trainer/data_config.h"
 
@@ -33,10 +34,6 @@ std::vector<Document> read_text_documents(const std::string& path);
 // Reads every document of a JSONL file per `source` (fields, chat). Throws dsrl::Error naming file and line on
 // a line that is not a JSON object, a missing field or one that is not a string.
 std::vector<Document> read_jsonl_documents(const DataSourceConfig& source);
-// Calls visit(object, "file:line") for each JSON object of a JSONL file (blank lines skipped). Throws dsrl::Error
-// naming file and line on a line that is not a JSON object, and on a file that cannot be read.
-void read_jsonl_objects(const std::string& path,
-                        const std::function<void(const nlohmann::json& object, const std::string& where)>& visit);
 // Either of the above per source.format.
 std::vector<Document> read_documents(const DataSourceConfig& source);
 

@@ -57,6 +57,9 @@ GrpoMicroBatch make_micro_batch(const std::vector<const GrpoSample*>& samples, i
     DSRL_CHECK(P >= 1 && n >= 1, "sample {}: needs a prompt and a response, got {} and {} tokens", b, P, n);
     DSRL_CHECK(static_cast<int64_t>(s.logprobs.size()) == n, "sample {}: {} log-probs for {} response tokens", b,
                s.logprobs.size(), n);
+    DSRL_CHECK(s.loss_mask.empty() || static_cast<int64_t>(s.loss_mask.size()) == n,
+               "sample {}: a loss mask of {} for {} response tokens", b, s.loss_mask.size(), n);
+    auto trained = [&](int64_t t) { return s.loss_mask.empty() || s.loss_mask[t] != 0; };
     std::vector<int64_t> seq(s.prompt.begin(), s.prompt.end());
     seq.insert(seq.end(), s.response.begin(), s.response.end());
     for (int64_t id : seq)
@@ -65,8 +68,9 @@ GrpoMicroBatch make_micro_batch(const std::vector<const GrpoSample*>& samples, i
     for (int64_t j = 0; j < fed; ++j) in[b][j] = seq[j];
     for (int64_t t = 0; t < n; ++t) {
       tg[b][P - 1 + t] = seq[P + t];
-      mk[b][P - 1 + t] = 1;
+      mk[b][P - 1 + t] = trained(t) ? 1.f : 0.f;
       od[b][P - 1 + t] = s.logprobs[t];
+      tokens += trained(t);
     }
     if (keep_mask) {
       DSRL_CHECK(static_cast<int64_t>(s.masks.size()) == n, "sample {}: {} sampling masks for {} response tokens "
@@ -74,6 +78,7 @@ GrpoMicroBatch make_micro_batch(const std::vector<const GrpoSample*>& samples, i
       DSRL_CHECK(s.vocab_size == vocab, "sample {}: sampling masks over a vocabulary of {}, the model has {}", b,
                  s.vocab_size, vocab);
       for (int64_t t = 0; t < n; ++t) {
+        if (!trained(t)) continue;  // inserted text: no kept set, every token allowed
         uint8_t* bits = kept.data_ptr<uint8_t>() + (b * S + P - 1 + t) * kept.size(2);
         decode_kept_bits(s.masks[t], vocab, bits);
         const int64_t token = seq[P + t];
@@ -91,7 +96,6 @@ GrpoMicroBatch make_micro_batch(const std::vector<const GrpoSample*>& samples, i
     }
     advantages.push_back(s.advantage);
     betas.push_back(s.kl_beta);
-    tokens += n;
   }
   GrpoMicroBatch mb;
   mb.inputs = inputs.to(device);

@@ -1,6 +1,7 @@
 // GRPO samples as padded tensors for one forward (torch side of trainer/grpo_data.h's GrpoSample).
 // A sample of prompt P and response o (n tokens) is fed P + n - 1 tokens; position P - 1 + t predicts o_t, so the
-// loss mask is 1 on positions [P - 1, P + n - 2]. The routing trace covers exactly the fed tokens.
+// loss mask is 1 on positions [P - 1, P + n - 2] (where the sample's own loss_mask is 1). The routing trace covers
+// exactly the fed tokens.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -14,14 +15,14 @@ namespace dsrl {
 struct GrpoMicroBatch {
   at::Tensor inputs;                // [B, S] int64, right-padded with 0
   at::Tensor targets;               // [B, S] int64 (0 where mask is 0)
-  at::Tensor mask;                  // [B, S] fp32: 1 where the target is a response token
+  at::Tensor mask;                  // [B, S] fp32: 1 where the target is a trained response token
   at::Tensor old_logp;              // [B, S] fp32: the behaviour log-probs there (0 elsewhere)
   at::Tensor kept;                  // [B, S, V] bool: the recorded kept sets (every token elsewhere); undefined
                                     // when keep sampling mask is off
   std::vector<at::Tensor> routes;   // per MoE layer [B, S, k] int64 (padding 0); empty when keep routing is off
   at::Tensor advantages;            // [B] fp32
   at::Tensor betas;                 // [B] fp32 KL weights
-  int64_t tokens = 0;               // response tokens (sum of mask)
+  int64_t tokens = 0;               // trained response tokens (sum of mask)
 };
 
 // Builds the tensors on `device`. vocab: the model's (masks are checked against it). Throws dsrl::Error naming

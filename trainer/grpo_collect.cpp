@@ -1,11 +1,18 @@
 #include "trainer/grpo_collect.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
 
+#include "agent/bm25.h"
+#include "agent/calculator.h"
+#include "agent/loop.h"
+#include "agent/multihop.h"
+#include "agent/python_tool.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/utf8.h"
 #include "model/tokenizer.h"
 
@@ -16,7 +23,73 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// A rollout sample as the agent loop takes it.
+TurnOutput turn_output(RolloutSample&& s) {
+  TurnOutput o;
+  o.tokens = std::move(s.tokens);
+  o.logprobs = std::move(s.logprobs);
+  o.masks = std::move(s.masks);
+  o.vocab_size = s.vocab_size;
+  o.routes = std::move(s.routes);
+  o.route_layers = s.route_layers;
+  o.experts = s.experts_per_token;
+  o.stopped = s.stopped;
+  o.version = s.policy_versions.empty() ? 0 : *std::min_element(s.policy_versions.begin(), s.policy_versions.end());
+  return o;
+}
+
+// One context of a trajectory as a trained sequence: the tokens before the model's first one are the prompt.
+GrpoSample context_sample(const AgentContext& c) {
+  const auto P = static_cast<std::ptrdiff_t>(c.prompt_tokens());
+  GrpoSample s;
+  s.prompt.assign(c.tokens.begin(), c.tokens.begin() + P);
+  s.response.assign(c.tokens.begin() + P, c.tokens.end());
+  s.loss_mask.assign(c.loss_mask.begin() + P, c.loss_mask.end());
+  s.logprobs.assign(c.logprobs.begin() + P, c.logprobs.end());
+  if (c.vocab_size > 0) s.masks.assign(c.masks.begin() + P, c.masks.end());
+  s.vocab_size = c.vocab_size;
+  s.routes = c.routes;
+  s.route_layers = c.route_layers;
+  s.experts = c.experts;
+  return s;
+}
+
+void add_up(AgentStats* a, const AgentTrajectory& t) {
+  ++a->trajectories;
+  a->turns += static_cast<double>(t.turns);
+  a->tool_calls += static_cast<double>(t.tool_calls);
+  a->tool_errors += static_cast<double>(t.tool_errors);
+  a->resets += static_cast<double>(t.resets);
+  a->contexts += static_cast<double>(t.contexts.size());
+  a->answered += t.finish == "answered";
+  a->context_full += t.finish == "context_full";
+}
+
+void to_means(AgentStats* a) {
+  const double n = static_cast<double>(std::max<int64_t>(1, a->trajectories));
+  for (double* v : {&a->turns, &a->tool_calls, &a->tool_errors, &a->resets, &a->contexts, &a->answered,
+                    &a->context_full})
+    *v /= n;
+}
+
 }  // namespace
+
+// The tools of grpo.agent, and the corpus index search and open read.
+struct GrpoCollector::Toolbox {
+  std::unique_ptr<Bm25Index> index;
+  ToolRegistry registry;
+
+  explicit Toolbox(const GrpoAgentConfig& c) {
+    if (!c.corpus.empty()) index = std::make_unique<Bm25Index>(read_corpus(c.corpus));
+    for (const std::string& name : c.tools) {
+      if (name == "calculator") registry.add(std::make_unique<CalculatorTool>());
+      else if (name == "python") registry.add(std::make_unique<PythonTool>(c.python));
+      else if (name == "search") registry.add(std::make_unique<SearchTool>(*index, c.search_results));
+      else if (name == "open") registry.add(std::make_unique<OpenTool>(*index, c.open_max_bytes));
+      else DSRL_FAIL("grpo.agent.tools: unknown tool '{}'", name);
+    }
+  }
+};
 
 GrpoCollector::GrpoCollector(const GrpoConfig& config, const std::string& tokenizer, int64_t vocab_limit)
     : config_(config),
@@ -27,29 +100,143 @@ GrpoCollector::GrpoCollector(const GrpoConfig& config, const std::string& tokeni
   const auto eos = tokenizer_->token_id("<｜end▁of▁sentence｜>");
   DSRL_CHECK(eos.has_value(), "tokenizer '{}' has no <｜end▁of▁sentence｜> token to stop generation at", tokenizer);
   stop_ids_ = {*eos};
+  if (config.agent.enabled) {
+    validate(config.agent.loop, "grpo.agent");
+    tools_ = std::make_unique<Toolbox>(config.agent);
+    logger("trainer")->info("agent rollouts: tools {}, corpus {} ({} documents), context policy {}",
+                            fmt::join(config.agent.tools, ", "), config.agent.corpus.empty() ? "-" : config.agent.corpus,
+                            tools_->index ? tools_->index->documents().size() : 0, config.agent.loop.context_policy);
+  }
 }
 
 GrpoCollector::~GrpoCollector() = default;
 
-std::vector<std::vector<int32_t>> GrpoCollector::encode(const std::vector<GrpoPrompt>& prompts) const {
-  std::vector<std::vector<int32_t>> out;
-  for (const auto& p : prompts) out.push_back(tokenizer_->encode(p.text));
+RolloutRequest GrpoCollector::request(const Sampling& s) const {
+  RolloutRequest r;
+  r.samples_per_prompt = s.per_prompt;
+  r.temperature = s.temperature;
+  r.top_p = config_.top_p;
+  r.top_k = config_.top_k;
+  r.vocab_limit = vocab_limit_;
+  r.max_new_tokens = config_.max_new_tokens;
+  r.stop_token_ids = stop_ids_;
+  r.seed = s.seed;
+  r.record_mask = s.record_mask;
+  r.record_routing = s.record_routing;
+  return r;
+}
+
+// Plain rollouts: G completions of each prompt, in one Generate call over the pool.
+std::vector<GrpoCollector::Episode> GrpoCollector::completions(const std::vector<GrpoPrompt>& prompts,
+                                                               const Sampling& s) {
+  RolloutRequest r = request(s);
+  std::vector<std::vector<int32_t>> ids;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ids.push_back(tokenizer_->encode(prompts[i].text));
+    r.prompts.emplace_back(std::to_string(i), ids.back());
+  }
+  std::vector<RolloutSample> samples = pool_.generate(r);
+  DSRL_CHECK(samples.size() == prompts.size() * static_cast<size_t>(s.per_prompt),
+             "rollout returned {} samples for {} prompts x {}", samples.size(), prompts.size(), s.per_prompt);
+  std::vector<Episode> out;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    RolloutSample& x = samples[i];
+    const size_t p = i / static_cast<size_t>(s.per_prompt);
+    const auto g = static_cast<int64_t>(i % static_cast<size_t>(s.per_prompt));
+    DSRL_CHECK(x.prompt_id == std::to_string(p) && x.sample_index == g, "rollout sample {} is ({}, {}), expected "
+               "({}, {}): samples must come back in request order", i, x.prompt_id, x.sample_index, p, g);
+    Episode e;
+    e.response = valid_utf8(tokenizer_->decode(x.tokens));  // sampled bytes may break a character
+    e.response_tokens = static_cast<int64_t>(x.tokens.size());
+    e.stopped = x.stopped;
+    e.oldest_version = x.policy_versions.empty() ? 0 : *std::min_element(x.policy_versions.begin(), x.policy_versions.end());
+    if (!x.tokens.empty()) {
+      GrpoSample t;
+      t.prompt = ids[p];
+      t.response = std::move(x.tokens);
+      t.logprobs = std::move(x.logprobs);
+      t.masks = std::move(x.masks);
+      t.vocab_size = x.vocab_size;
+      t.routes = std::move(x.routes);
+      t.route_layers = x.route_layers;
+      t.experts = x.experts_per_token;
+      e.pieces.push_back(std::move(t));
+    }
+    out.push_back(std::move(e));
+  }
   return out;
 }
 
+// Agent rollouts: G trajectories of each prompt through the agent loop; each round of turns is one Generate call
+// per distinct token budget.
+std::vector<GrpoCollector::Episode> GrpoCollector::trajectories(const std::vector<GrpoPrompt>& prompts,
+                                                                const Sampling& s, AgentStats* stats) {
+  const GrpoAgentConfig& a = config_.agent;
+  std::vector<std::vector<ChatMessage>> conversations;
+  for (const GrpoPrompt& p : prompts) {
+    std::vector<ChatMessage> c;
+    if (!a.system_prompt.empty()) c.push_back({"system", a.system_prompt, "", {}});
+    c.push_back({"user", p.user, "", {}});
+    for (int64_t g = 0; g < s.per_prompt; ++g) conversations.push_back(c);
+  }
+  uint64_t round = 0;
+  const TurnGenerator generate = [&](const std::vector<TurnRequest>& turns) {
+    std::map<int64_t, std::vector<size_t>> by_budget;
+    for (size_t i = 0; i < turns.size(); ++i) by_budget[turns[i].max_new_tokens].push_back(i);
+    std::vector<TurnOutput> out(turns.size());
+    for (const auto& [budget, which] : by_budget) {
+      Sampling one = s;
+      one.per_prompt = 1;
+      one.seed = s.seed + 7919 * ++round;  // every round draws afresh
+      RolloutRequest r = request(one);
+      r.max_new_tokens = budget;
+      for (size_t k : which) r.prompts.emplace_back(std::to_string(k), turns[k].context);
+      std::vector<RolloutSample> samples = pool_.generate(r);
+      DSRL_CHECK(samples.size() == which.size(), "rollout returned {} samples for {} agent turns", samples.size(),
+                 which.size());
+      for (size_t j = 0; j < which.size(); ++j) out[which[j]] = turn_output(std::move(samples[j]));
+    }
+    return out;
+  };
+  std::vector<AgentTrajectory> done =
+      run_agents(conversations, *tokenizer_, tools_->registry, a.loop, generate);
+  std::vector<Episode> out;
+  for (AgentTrajectory& t : done) {
+    add_up(stats, t);
+    Episode e;
+    e.response = valid_utf8(t.answer);
+    e.response_tokens = t.generated_tokens;
+    e.stopped = t.finish == "answered";
+    e.oldest_version = UINT64_MAX;
+    for (const AgentContext& c : t.contexts) {
+      e.oldest_version = std::min(e.oldest_version, c.oldest_version);
+      e.pieces.push_back(context_sample(c));
+    }
+    if (t.contexts.empty()) e.oldest_version = 0;
+    out.push_back(std::move(e));
+  }
+  to_means(stats);
+  return out;
+}
+
+std::vector<GrpoCollector::Episode> GrpoCollector::episodes(const std::vector<GrpoPrompt>& prompts, const Sampling& s,
+                                                            AgentStats* stats) {
+  return config_.agent.enabled ? trajectories(prompts, s, stats) : completions(prompts, s);
+}
+
 std::vector<RewardResult> GrpoCollector::score(const std::vector<GrpoPrompt>& prompts,
-                                               const std::vector<RolloutSample>& samples, int64_t per_prompt) {
+                                               const std::vector<Episode>& episodes, int64_t per_prompt) {
   std::vector<RewardRequestItem> items;
-  for (size_t i = 0; i < samples.size(); ++i) {
+  for (size_t i = 0; i < episodes.size(); ++i) {
     const GrpoPrompt& p = prompts[i / per_prompt];
     RewardRequestItem item;
     item.id = std::to_string(i);
     item.task_type = config_.tasks[p.task].task_type;
     item.prompt = p.user;
-    item.response = valid_utf8(tokenizer_->decode(samples[i].tokens));  // sampled bytes may break a character
+    item.response = episodes[i].response;
     item.reference_answer = p.answer;
     item.rubric = p.rubric;
-    item.response_tokens = static_cast<int64_t>(samples[i].tokens.size());
+    item.response_tokens = episodes[i].response_tokens;
     items.push_back(std::move(item));
   }
   return reward_.score(items);
@@ -59,26 +246,13 @@ std::vector<GrpoSample> GrpoCollector::collect(PromptMixture& mixture, int64_t s
                                                bool keep_mask, bool keep_routing, CollectStats* stats) {
   const int64_t G = config_.samples_per_prompt;
   const std::vector<GrpoPrompt> prompts = mixture.next(config_.prompts_per_step);
-  const std::vector<std::vector<int32_t>> ids = encode(prompts);
-  RolloutRequest request;
-  for (size_t i = 0; i < prompts.size(); ++i) request.prompts.emplace_back(std::to_string(i), ids[i]);
-  request.samples_per_prompt = G;
-  request.temperature = config_.temperature;
-  request.top_p = config_.top_p;
-  request.vocab_limit = vocab_limit_;
-  request.top_k = config_.top_k;
-  request.max_new_tokens = config_.max_new_tokens;
-  request.stop_token_ids = stop_ids_;
-  request.seed = config_.seed * 1000003 + static_cast<uint64_t>(step);
-  request.record_mask = keep_mask;
-  request.record_routing = keep_routing;
+  const Sampling sampling{config_.temperature, G, config_.seed * 1000003 + static_cast<uint64_t>(step), keep_mask,
+                          keep_routing};
   auto start = std::chrono::steady_clock::now();
-  const std::vector<RolloutSample> samples = pool_.generate(request);
+  std::vector<Episode> answers = episodes(prompts, sampling, &stats->agent);
   stats->rollout_s = seconds_since(start);
-  DSRL_CHECK(static_cast<int64_t>(samples.size()) == G * static_cast<int64_t>(prompts.size()),
-             "rollout returned {} samples for {} prompts x {}", samples.size(), prompts.size(), G);
   start = std::chrono::steady_clock::now();
-  const std::vector<RewardResult> rewards = score(prompts, samples, G);
+  const std::vector<RewardResult> rewards = score(prompts, answers, G);
   stats->reward_s = seconds_since(start);
 
   std::vector<GrpoSample> out;
@@ -91,13 +265,11 @@ std::vector<GrpoSample> GrpoCollector::collect(PromptMixture& mixture, int64_t s
     std::vector<double> r;
     for (int64_t g = 0; g < G; ++g) {
       const size_t i = p * G + g;
-      const RolloutSample& s = samples[i];
-      DSRL_CHECK(s.prompt_id == std::to_string(p) && s.sample_index == g, "rollout sample {} is ({}, {}), expected "
-                 "({}, {}): samples must come back in request order", i, s.prompt_id, s.sample_index, p, g);
-      length_sum += static_cast<double>(s.tokens.size());
-      stopped += s.stopped;
-      stats->generated_tokens += static_cast<int64_t>(s.tokens.size());
-      for (uint64_t v : s.policy_versions) oldest = std::min(oldest, v);
+      const Episode& e = answers[i];
+      length_sum += static_cast<double>(e.response_tokens);
+      stopped += e.stopped;
+      stats->generated_tokens += e.response_tokens;
+      if (!e.pieces.empty()) oldest = std::min(oldest, e.oldest_version);
       if (!rewards[i].error.empty()) {
         if (stats->first_reward_error.empty()) stats->first_reward_error = rewards[i].error;
         continue;
@@ -122,27 +294,18 @@ std::vector<GrpoSample> GrpoCollector::collect(PromptMixture& mixture, int64_t s
     const std::vector<double> advantages = group_advantages(r, config_.std_normalize);
     const GrpoTaskConfig& task = config_.tasks[prompts[p].task];
     for (size_t k = 0; k < scored.size(); ++k) {
-      const RolloutSample& s = samples[scored[k]];
-      if (s.tokens.empty()) continue;
-      GrpoSample t;
-      t.prompt = ids[p];
-      t.response = s.tokens;
-      t.logprobs = s.logprobs;
-      t.masks = s.masks;
-      t.vocab_size = s.vocab_size;
-      t.routes = s.routes;
-      t.route_layers = s.route_layers;
-      t.experts = s.experts_per_token;
-      t.advantage = static_cast<float>(advantages[k]);
-      t.kl_beta = static_cast<float>(kl_beta_of(config_, task));
-      out.push_back(std::move(t));
+      for (GrpoSample& t : answers[scored[k]].pieces) {
+        t.advantage = static_cast<float>(advantages[k]);
+        t.kl_beta = static_cast<float>(kl_beta_of(config_, task));
+        out.push_back(std::move(t));
+      }
     }
   }
-  stats->samples = static_cast<int64_t>(samples.size());
+  stats->samples = static_cast<int64_t>(answers.size());
   stats->trained = static_cast<int64_t>(out.size());
   stats->reward_mean = stats->scored ? reward_sum / stats->scored : 0;
-  stats->length_mean = samples.empty() ? 0 : length_sum / samples.size();
-  stats->stopped_share = samples.empty() ? 0 : static_cast<double>(stopped) / samples.size();
+  stats->length_mean = answers.empty() ? 0 : length_sum / answers.size();
+  stats->stopped_share = answers.empty() ? 0 : static_cast<double>(stopped) / answers.size();
   for (const auto& [name, sum] : signals) stats->signal_means[name] = sum.first / std::max<int64_t>(1, sum.second);
   stats->oldest_version = oldest;  // the stage turns it into version_gap against the weights it trains
   return out;
@@ -151,27 +314,18 @@ std::vector<GrpoSample> GrpoCollector::collect(PromptMixture& mixture, int64_t s
 EvalStats GrpoCollector::evaluate(const std::vector<GrpoPrompt>& prompts) {
   EvalStats e;
   if (prompts.empty()) return e;
-  const std::vector<std::vector<int32_t>> ids = encode(prompts);
-  RolloutRequest request;
-  for (size_t i = 0; i < prompts.size(); ++i) request.prompts.emplace_back(std::to_string(i), ids[i]);
-  request.samples_per_prompt = config_.eval_samples;
-  request.temperature = config_.eval_temperature;
-  request.top_p = config_.top_p;
-  request.vocab_limit = vocab_limit_;
-  request.top_k = config_.top_k;
-  request.max_new_tokens = config_.max_new_tokens;
-  request.stop_token_ids = stop_ids_;
-  request.seed = config_.seed + 17;  // the same draws at every evaluation: only the policy changes
-  const std::vector<RolloutSample> samples = pool_.generate(request);
-  const std::vector<RewardResult> rewards = score(prompts, samples, config_.eval_samples);
+  // The same draws at every evaluation: only the policy changes.
+  const Sampling sampling{config_.eval_temperature, config_.eval_samples, config_.seed + 17, false, false};
+  const std::vector<Episode> answers = episodes(prompts, sampling, &e.agent);
+  const std::vector<RewardResult> rewards = score(prompts, answers, config_.eval_samples);
   int64_t right = 0;
   double reward_sum = 0, length_sum = 0;
-  for (size_t i = 0; i < samples.size(); ++i) {
+  for (size_t i = 0; i < answers.size(); ++i) {
     right += rewards[i].error.empty() && rewards[i].total >= config_.eval_threshold;
     reward_sum += rewards[i].error.empty() ? rewards[i].total : 0;
-    length_sum += static_cast<double>(samples[i].tokens.size());
+    length_sum += static_cast<double>(answers[i].response_tokens);
   }
-  e.answers = static_cast<int64_t>(samples.size());
+  e.answers = static_cast<int64_t>(answers.size());
   e.accuracy = static_cast<double>(right) / e.answers;
   e.reward_mean = reward_sum / e.answers;
   e.length_mean = length_sum / e.answers;

@@ -17,6 +17,18 @@ namespace dsrl {
 
 class Tokenizer;
 
+// Agent rollouts (grpo.agent.enabled): means over the trajectories.
+struct AgentStats {
+  int64_t trajectories = 0;
+  double turns = 0;        // model turns per trajectory (the steps the table reports)
+  double tool_calls = 0;   // per trajectory
+  double tool_errors = 0;  // per trajectory (malformed calls, unknown tools, failing tools)
+  double resets = 0;       // context resets per trajectory
+  double contexts = 0;     // trained sequences per trajectory (resets + 1, less any empty one)
+  double answered = 0;     // share that ended with an answer (no tool call)
+  double context_full = 0; // share that ran out of window (or resets)
+};
+
 struct CollectStats {
   int64_t samples = 0;            // generated
   int64_t scored = 0;             // with a reward (the others had a reward error and are dropped)
@@ -31,6 +43,7 @@ struct CollectStats {
   uint64_t version_gap = 0;       // the trainer's policy version minus oldest_version (set by the stage)
   double rollout_s = 0, reward_s = 0;
   std::string first_reward_error; // for the log when some were dropped
+  AgentStats agent;
 };
 
 struct EvalStats {
@@ -38,6 +51,7 @@ struct EvalStats {
   double accuracy = 0;            // share of answers with total reward >= eval_threshold
   double reward_mean = 0;
   double length_mean = 0;
+  AgentStats agent;
 };
 
 class GrpoCollector {
@@ -51,10 +65,29 @@ class GrpoCollector {
   EvalStats evaluate(const std::vector<GrpoPrompt>& prompts);
   RolloutPool& pool() { return pool_; }
 
+  // One of a prompt's answers: the text the reward scores and the sequences trained with its advantage.
+  struct Episode {
+    std::string response;              // what the reward service scores
+    int64_t response_tokens = 0;       // tokens the policy generated for it
+    bool stopped = false;
+    uint64_t oldest_version = 0;
+    std::vector<GrpoSample> pieces;    // one, or one per context of an agent trajectory (advantage unset)
+  };
+  struct Sampling {
+    double temperature = 1;
+    int64_t per_prompt = 1;
+    uint64_t seed = 0;
+    bool record_mask = false, record_routing = false;
+  };
+
  private:
-  std::vector<std::vector<int32_t>> encode(const std::vector<GrpoPrompt>& prompts) const;
-  std::vector<RewardResult> score(const std::vector<GrpoPrompt>& prompts, const std::vector<RolloutSample>& samples,
+  std::vector<Episode> completions(const std::vector<GrpoPrompt>& prompts, const Sampling& s);
+  std::vector<Episode> trajectories(const std::vector<GrpoPrompt>& prompts, const Sampling& s, AgentStats* stats);
+  std::vector<Episode> episodes(const std::vector<GrpoPrompt>& prompts, const Sampling& s, AgentStats* stats);
+  RolloutRequest request(const Sampling& s) const;
+  std::vector<RewardResult> score(const std::vector<GrpoPrompt>& prompts, const std::vector<Episode>& episodes,
                                   int64_t per_prompt);
+  struct Toolbox;
 
   const GrpoConfig& config_;
   std::unique_ptr<Tokenizer> tokenizer_;
@@ -62,6 +95,7 @@ class GrpoCollector {
   int64_t vocab_limit_;
   RolloutPool pool_;
   RewardClient reward_;
+  std::unique_ptr<Toolbox> tools_;  // agent rollouts: the corpus index and the tool registry
 };
 
 }  // namespace dsrl

@@ -1,5 +1,7 @@
 #include "trainer/grpo_config.h"
 
+#include <algorithm>
+
 #include "common/config.h"
 
 namespace dsrl {
@@ -15,6 +17,44 @@ void describe(ConfigIO& io, GrpoTaskConfig& c) {
   io.field("kl_beta", c.kl_beta, -1.0, 1e6);
   if (io.reading() && c.synthetic.task.empty() == c.path.empty())
     io.fail("path", "a task needs exactly one of synthetic.task (a built-in generator) and path (a JSONL file)");
+}
+
+void describe(ConfigIO& io, PythonToolConfig& c) {
+  io.field("interpreter", c.python);
+  io.field("temp_root", c.temp_root);
+  io.field("max_code_bytes", c.max_code_bytes, int64_t{1}, int64_t{1} << 30);
+  io.field("wall_seconds", c.limits.wall_seconds, 0.01, 3600.0);
+  io.field("cpu_seconds", c.limits.cpu_seconds, int64_t{1}, int64_t{3600});
+  io.field("memory_mb", c.limits.memory_mb, int64_t{16}, int64_t{1} << 20);
+  io.field("max_file_mb", c.limits.max_file_mb, int64_t{0}, int64_t{1} << 20);
+  io.field("max_open_files", c.limits.max_open_files, int64_t{8}, int64_t{1} << 20);
+  io.field("max_output_bytes", c.limits.max_output_bytes, int64_t{1}, int64_t{1} << 30);
+}
+
+void describe(ConfigIO& io, GrpoAgentConfig& c) {
+  io.field("enabled", c.enabled);
+  io.field("tools", c.tools);
+  io.field("corpus", c.corpus);
+  io.field("system_prompt", c.system_prompt);
+  io.field("search_results", c.search_results, int64_t{1}, int64_t{1000});
+  io.field("open_max_bytes", c.open_max_bytes, int64_t{1}, int64_t{1} << 30);
+  AgentConfig& l = c.loop;
+  io.field("max_turns", l.max_turns, int64_t{1}, int64_t{1000});
+  io.field("context_window", l.context_window, int64_t{2}, int64_t{1} << 30);
+  io.field("max_new_tokens", l.max_new_tokens, int64_t{1}, int64_t{1} << 24);
+  io.field("max_tool_result_bytes", l.max_tool_result_bytes, int64_t{1}, int64_t{1} << 30);
+  io.choice("context_policy", l.context_policy, {"none", "summary", "discard_75", "discard_all"});
+  io.field("context_trigger", l.context_trigger, 0.01, 1.0);
+  io.field("max_resets", l.max_resets, int64_t{0}, int64_t{1000});
+  io.field("thinking", l.thinking);
+  io.field("summary_request", l.summary_request);
+  io.section("python", c.python);
+  if (!io.reading() || !c.enabled) return;
+  for (const auto& t : c.tools)
+    if (t != "calculator" && t != "python" && t != "search" && t != "open")
+      io.fail("tools", fmt::format("unknown tool '{}' (known: calculator, python, search, open)", t));
+  const bool reads_corpus = std::count(c.tools.begin(), c.tools.end(), "search") + std::count(c.tools.begin(), c.tools.end(), "open") > 0;
+  if (reads_corpus && c.corpus.empty()) io.fail("corpus", "the search and open tools need a corpus (a JSONL file of {id, title, text})");
 }
 
 void describe(ConfigIO& io, GrpoConfig& c) {
@@ -50,6 +90,7 @@ void describe(ConfigIO& io, GrpoConfig& c) {
   io.field("rollout_deadline_s", c.rollout_deadline_s, 1e-3, 1e7);
   io.field("reward_deadline_s", c.reward_deadline_s, 1e-3, 1e7);
   io.field("retries", c.retries, int64_t{0}, int64_t{100});
+  io.section("agent", c.agent);
   if (!io.reading()) return;
   if (c.tasks.empty()) io.fail("tasks", "needs at least one task");
   double total = 0;

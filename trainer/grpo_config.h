@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/loop.h"
+#include "agent/python_tool.h"
 #include "trainer/data_config.h"
 
 namespace dsrl {
@@ -25,6 +27,20 @@ struct GrpoTaskConfig {
                                          // < 0: grpo.kl_beta
 };
 void describe(ConfigIO& io, GrpoTaskConfig& c);
+
+// Tool-using rollouts (grpo.agent; docs/agents.md): each sample is a trajectory of the agent loop
+// (agent/loop.h) driven by rank 0 through the rollout workers, tools run on rank 0.
+struct GrpoAgentConfig {
+  bool enabled = false;
+  std::vector<std::string> tools = {"search", "open"};  // of calculator, python, search, open
+  std::string corpus;              // JSONL {id, title, text} that search and open read (needed by them)
+  std::string system_prompt;       // a system message before each task's user message ("": none)
+  int64_t search_results = 5;      // most hits one search returns
+  int64_t open_max_bytes = 4000;   // open cuts a document here
+  AgentConfig loop;                // turns, window, per-turn tokens, context policy (its fields sit in grpo.agent)
+  PythonToolConfig python;         // the python tool's interpreter and sandbox limits (grpo.agent.python)
+};
+void describe(ConfigIO& io, GrpoAgentConfig& c);
 
 struct GrpoConfig {
   std::vector<std::string> rollout_endpoints;  // host:port of dsrl-rollout workers (load-balanced)
@@ -67,6 +83,7 @@ struct GrpoConfig {
   double rollout_deadline_s = 600;
   double reward_deadline_s = 300;
   int64_t retries = 2;                // rollout: on another worker; reward: after backoff
+  GrpoAgentConfig agent;              // tool-using rollouts (off: one completion per sample)
 };
 void describe(ConfigIO& io, GrpoConfig& c);
 

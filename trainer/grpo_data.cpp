@@ -229,6 +229,7 @@ std::string pack_samples(const std::vector<GrpoSample>& samples) {
     w.vec(s.logprobs);
     w.i64(static_cast<int64_t>(s.masks.size()));
     for (const auto& m : s.masks) w.str(m);
+    w.vec(s.loss_mask);
     w.i64(s.vocab_size);
     w.vec(s.routes);
     w.i64(s.route_layers);
@@ -251,6 +252,7 @@ std::vector<GrpoSample> unpack_samples(const std::string& bytes) {
     const int64_t masks = r.i64();
     DSRL_CHECK(masks >= 0 && masks <= static_cast<int64_t>(bytes.size()), "packed samples: bad mask count {}", masks);
     for (int64_t m = 0; m < masks; ++m) s.masks.push_back(r.str());
+    s.loss_mask = r.vec<uint8_t>();
     s.vocab_size = r.i64();
     s.routes = r.vec<uint16_t>();
     s.route_layers = r.i64();

@@ -50,7 +50,11 @@ class PromptMixture {
 struct GrpoSample {
   std::vector<int32_t> prompt, response;  // token ids; the response as generated (a final stop token included)
   std::vector<float> logprobs;            // behaviour log-probs, one per response token
-  std::vector<std::string> masks;         // encoded kept sets, one per response token (empty: none recorded)
+  std::vector<std::string> masks;         // encoded kept sets, one per response token (empty: none recorded;
+                                          // "" at a position with loss_mask 0)
+  // One per response token: 1 where the model sampled it (trained), 0 for text put in the sequence around the
+  // model's turns (tool results, the next turn's opening) in an agent trajectory. Empty: every token is trained.
+  std::vector<uint8_t> loss_mask;
   int64_t vocab_size = 0;                 // of the masks
   std::vector<uint16_t> routes;           // [route_layers, prompt + response - 1, experts] (empty: none)
   int64_t route_layers = 0, experts = 0;

@@ -121,9 +121,26 @@ void log_step(const StepRecord& r, int64_t steps) {
       r.train.kl, r.train.ratio_mean, r.train.ratio_max, r.train.clip_fraction, r.train.masked_fraction,
       r.train.entropy, r.train.route_mismatch, r.collect.trained, r.collect.zero_variance_groups, r.collect.rollout_s, r.collect.reward_s,
       r.train_s, r.sync_s, r.tokens_per_s, r.version);
+  const AgentStats& a = r.collect.agent;
+  if (a.trajectories > 0)
+    logger("trainer")->info("step {}: per trajectory {:.2f} turns, {:.2f} tool calls ({:.2f} errors), {:.2f} resets; "
+                            "{:.3f} answered, {:.3f} out of window", r.step, a.turns, a.tool_calls, a.tool_errors,
+                            a.resets, a.answered, a.context_full);
   if (r.collect.scored < r.collect.samples)
     logger("trainer")->warn("step {}: {} of {} samples had no reward and were dropped, e.g. {}", r.step,
                             r.collect.samples - r.collect.scored, r.collect.samples, r.collect.first_reward_error);
+}
+
+// Agent rollouts' per-trajectory means under prefix + name (nothing when there were none).
+void add_agent_metrics(const AgentStats& a, const std::string& prefix, nlohmann::json& j) {
+  if (a.trajectories == 0) return;
+  j[prefix + "turns"] = a.turns;
+  j[prefix + "tool_calls"] = a.tool_calls;
+  j[prefix + "tool_errors"] = a.tool_errors;
+  j[prefix + "resets"] = a.resets;
+  j[prefix + "contexts"] = a.contexts;
+  j[prefix + "answered"] = a.answered;
+  j[prefix + "context_full"] = a.context_full;
 }
 
 void record_step(const std::string& run_dir, EventWriter& events, const StepRecord& r) {
@@ -154,6 +171,7 @@ void record_step(const std::string& run_dir, EventWriter& events, const StepReco
                       {"sync_s", r.sync_s},
                       {"step_s", r.step_s}};
   for (const auto& [name, value] : r.collect.signal_means) j["reward/" + name] = value;
+  add_agent_metrics(r.collect.agent, "agent/", j);
   append_metrics(run_dir, j.dump());
   for (const auto& [key, value] : j.items())
     if (key != "step" && value.is_number()) events.scalar((key.find('/') == std::string::npos ? "grpo/" : "") + key,
@@ -164,9 +182,13 @@ void record_step(const std::string& run_dir, EventWriter& events, const StepReco
 void record_eval(const std::string& run_dir, EventWriter& events, int64_t step, const EvalStats& e) {
   logger("trainer")->info("eval at step {}: held-out accuracy {:.3f} over {} answers (reward {:.3f}, len {:.1f})",
                           step, e.accuracy, e.answers, e.reward_mean, e.length_mean);
-  append_metrics(run_dir, nlohmann::json{{"step", step}, {"eval_accuracy", e.accuracy}, {"eval_reward", e.reward_mean},
-                                         {"eval_answers", e.answers}, {"eval_length", e.length_mean}}
-                              .dump());
+  nlohmann::json j = {{"step", step}, {"eval_accuracy", e.accuracy}, {"eval_reward", e.reward_mean},
+                      {"eval_answers", e.answers}, {"eval_length", e.length_mean}};
+  add_agent_metrics(e.agent, "eval_agent/", j);
+  if (e.agent.trajectories > 0)
+    logger("trainer")->info("eval at step {}: {:.2f} turns, {:.2f} tool calls, {:.2f} resets per trajectory, {:.3f} "
+                            "answered", step, e.agent.turns, e.agent.tool_calls, e.agent.resets, e.agent.answered);
+  append_metrics(run_dir, j.dump());
   events.scalar("eval/accuracy", e.accuracy, step);
   events.scalar("eval/reward", e.reward_mean, step);
   events.flush();

@@ -155,6 +155,7 @@ TEST(GrpoSamples, PackUnpackRoundTripAndRejectsDamage) {
   in[0].routes = {1, 2, 3, 4, 5, 6, 7, 8};
   in[0].route_layers = 1;
   in[0].experts = 2;
+  in[1].loss_mask = {1};
   const std::string bytes = pack_samples(in);
   const auto out = unpack_samples(bytes);
   ASSERT_EQ(out.size(), 2u);
@@ -162,6 +163,8 @@ TEST(GrpoSamples, PackUnpackRoundTripAndRejectsDamage) {
   EXPECT_EQ(out[0].masks, in[0].masks);
   EXPECT_EQ(out[0].routes, in[0].routes);
   EXPECT_EQ(out[1].logprobs, in[1].logprobs);
+  EXPECT_TRUE(out[0].loss_mask.empty());
+  EXPECT_EQ(out[1].loss_mask, in[1].loss_mask);
   EXPECT_FLOAT_EQ(out[1].advantage, 0.5f);
   EXPECT_THROW(unpack_samples(bytes.substr(0, bytes.size() - 3)), Error);
   EXPECT_THROW(unpack_samples(bytes + "x"), Error);
@@ -185,6 +188,21 @@ TEST(GrpoSamples, MicroBatchPlacesTargetsMasksAndRoutes) {
   s[1].masks[0] = encode_kept_set(std::vector<uint8_t>(10, 0).data(), 10);
   EXPECT_THROW(make_micro_batch({&s[1]}, 10, true, false, at::kCPU), Error) << "sampled token outside its kept set";
   EXPECT_EQ(split_by_tokens({&s[0], &s[1], &s[0]}, 8).size(), 2u) << "2 x 4 tokens fit a budget of 8, 3 do not";
+}
+
+// An agent trajectory: the response holds the model's turn, a tool result (loss mask 0, no kept set) and the next
+// model turn. Only the model's tokens are trained; the tool result's token lies outside any recorded set.
+TEST(GrpoSamples, LossMaskLeavesToolResultsOutOfTheLoss) {
+  GrpoSample s = sample({1, 2}, {3, 9, 9, 4}, 10);
+  s.loss_mask = {1, 0, 0, 1};
+  s.masks[1] = s.masks[2] = "";
+  GrpoMicroBatch mb = make_micro_batch({&s}, 10, true, false, at::kCPU);
+  EXPECT_TRUE(at::equal(mb.mask, at::tensor({0, 1, 0, 0, 1}, at::kFloat).view({1, 5})));
+  EXPECT_TRUE(at::equal(mb.targets, at::tensor({0, 3, 9, 9, 4}, at::kLong).view({1, 5})));
+  EXPECT_TRUE(mb.kept[0][2].all().item<bool>()) << "a tool-result position keeps every token";
+  EXPECT_EQ(mb.tokens, 2);
+  s.loss_mask = {1, 0, 1};
+  EXPECT_THROW(make_micro_batch({&s}, 10, true, false, at::kCPU), Error) << "a loss mask of the wrong length";
 }
 
 TEST(GrpoSamples, KeepRoutingGradientsReachOnlyReplayedExperts) {
