@@ -1,10 +1,13 @@
-// dsrl-agent-data: writes the built-in multi-hop search task as files the GRPO stage and the lm stage read:
-//   dsrl-agent-data --set out=data/multihop --set multihop.people=500
-//   -> data/multihop/corpus.jsonl      {id, title, text}: the encyclopedia (grpo.agent.corpus)
-//      data/multihop/questions.jsonl   {prompt, answer, person, town}: one task per line (grpo.tasks[].path)
-//      data/multihop/cold_start.jsonl  {prompt, response}: each turn of a worked trajectory (search the person,
-//                                      search the town, answer), rendered with the search and open tools as the
-//                                      agent loop renders them, for stage lm with chat: false
+// dsrl-agent-data: writes a built-in agent task as files the GRPO stage and the lm stage read.
+//   dsrl-agent-data --set out=data/multihop --set multihop.people=500        (task: multihop, the default)
+//   -> corpus.jsonl      {id, title, text}: the encyclopedia (grpo.agent.corpus)
+//      questions.jsonl   {prompt, answer, person, town}: one task per line (grpo.tasks[].path)
+//      cold_start.jsonl  {prompt, response}: each turn of a worked trajectory (search the person, search the town,
+//                        answer), rendered with the search and open tools as the agent loop renders them, for
+//                        stage lm with chat: false
+//   dsrl-agent-data --set task=compute --set out=data/compute --set count=500
+//   -> questions.jsonl   {prompt, answer, family}: questions a program answers (tools: python, calculator)
+//      cold_start.jsonl  the worked trajectory (one python call, run in the sandbox for its real output; answer)
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -12,17 +15,25 @@
 #include <fstream>
 
 #include "agent/bm25.h"
+#include "agent/calculator.h"
+#include "agent/compute_tasks.h"
 #include "agent/multihop.h"
+#include "agent/python_tool.h"
 #include "common/cli.h"
 #include "model/chat.h"
 
 namespace dsrl {
 
 struct AgentDataConfig {
-  std::string out = "data/multihop";  // folder for the three files (created)
+  std::string task = "multihop";      // multihop | compute
+  std::string out = "data/multihop";  // folder for the files (created)
   MultihopConfig multihop;
+  int64_t count = 300;                // compute: questions
+  uint64_t seed = 1;                  // compute: the questions' seed
+  PythonToolConfig python;            // compute: the interpreter the cold-start programs run in
   bool thinking = false;              // render the cold-start turns in thinking mode (as grpo.agent.thinking)
   int64_t search_results = 3;         // hits per search in the cold-start trajectories (as grpo.agent.search_results)
+  std::string tools_preamble;         // the tools section's text ("": dsrl's own; as grpo.agent.tools_preamble)
   LogConfig log;
 };
 
@@ -34,10 +45,15 @@ void describe(ConfigIO& io, MultihopConfig& c) {
 }
 
 void describe(ConfigIO& io, AgentDataConfig& c) {
+  io.choice("task", c.task, {"multihop", "compute"});
   io.field("out", c.out);
   io.section("multihop", c.multihop);
+  io.field("count", c.count, int64_t{1}, int64_t{100000});
+  io.field("seed", c.seed);
+  io.field("python", c.python.python);
   io.field("thinking", c.thinking);
   io.field("search_results", c.search_results, int64_t{1}, int64_t{100});
+  io.field("tools_preamble", c.tools_preamble);
   io.section("log", c.log);
 }
 
@@ -49,18 +65,14 @@ std::ofstream open_out(const std::filesystem::path& path) {
   return out;
 }
 
-// The worked trajectory for one question, one {prompt, response} line per assistant turn.
-void write_cold_start(std::ofstream& out, const MultihopQuestion& q, const ToolRegistry& tools, bool thinking) {
+// A worked trajectory, one {prompt, response} line per assistant turn; tool calls are run for their real results.
+void write_cold_start(std::ofstream& out, const std::string& question, const std::vector<ChatMessage>& turns,
+                      const ToolRegistry& tools, const AgentDataConfig& c) {
   ChatOptions chat;
-  chat.thinking = thinking;
+  chat.thinking = c.thinking;
   chat.tools = tools.schemas();
-  std::vector<ChatMessage> history = {{"user", q.question, "", {}}};
-  const std::vector<ChatMessage> turns = {
-      {"assistant", "", "First find where " + q.person + " was born.",
-       {{"search", nlohmann::json{{"query", q.person}}.dump()}}},
-      {"assistant", "", q.person + " was born in " + q.town + ". Now find the province of " + q.town + ".",
-       {{"search", nlohmann::json{{"query", q.town}}.dump()}}},
-      {"assistant", "Answer: " + q.answer, q.town + " lies in " + q.answer + ".", {}}};
+  chat.tools_preamble = c.tools_preamble;
+  std::vector<ChatMessage> history = {{"user", question, "", {}}};
   for (const ChatMessage& turn : turns) {
     const std::string prompt = render_chat(history, chat);
     history.push_back(turn);
@@ -73,6 +85,14 @@ void write_cold_start(std::ofstream& out, const MultihopQuestion& q, const ToolR
                .dump()
         << "\n";
   }
+}
+
+std::vector<ChatMessage> multihop_turns(const MultihopQuestion& q) {
+  return {{"assistant", "", "First find where " + q.person + " was born.",
+           {{"search", nlohmann::json{{"query", q.person}}.dump()}}},
+          {"assistant", "", q.person + " was born in " + q.town + ". Now find the province of " + q.town + ".",
+           {{"search", nlohmann::json{{"query", q.town}}.dump()}}},
+          {"assistant", "Answer: " + q.answer, q.town + " lies in " + q.answer + ".", {}}};
 }
 
 int write_multihop(const AgentDataConfig& c) {
@@ -92,9 +112,33 @@ int write_multihop(const AgentDataConfig& c) {
   tools.add(std::make_unique<SearchTool>(index, c.search_results));
   tools.add(std::make_unique<OpenTool>(index));
   auto cold = open_out(dir / "cold_start.jsonl");
-  for (const auto& q : world.questions) write_cold_start(cold, q, tools, c.thinking);
+  for (const auto& q : world.questions) write_cold_start(cold, q.question, multihop_turns(q), tools, c);
   fmt::print("wrote {} documents, {} questions and {} cold-start turns to {}\n", world.corpus.size(),
              world.questions.size(), 3 * world.questions.size(), dir.string());
+  return 0;
+}
+
+int write_compute(const AgentDataConfig& c) {
+  const std::vector<ComputeTask> tasks = make_compute_tasks(c.count, c.seed);
+  const std::filesystem::path dir(c.out);
+  std::filesystem::create_directories(dir);
+  auto questions = open_out(dir / "questions.jsonl");
+  for (const auto& t : tasks)
+    questions << nlohmann::json{{"prompt", t.question}, {"answer", t.answer}, {"family", t.family}}.dump() << "\n";
+  ToolRegistry tools;
+  tools.add(std::make_unique<PythonTool>(c.python));
+  tools.add(std::make_unique<CalculatorTool>());
+  auto cold = open_out(dir / "cold_start.jsonl");
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const ComputeTask& t = tasks[i];
+    write_cold_start(cold, t.question,
+                     {{"assistant", "", "A short program computes this.",
+                       {{"python", nlohmann::json{{"code", t.program}}.dump()}}},
+                      {"assistant", "Answer: " + t.answer, "The program printed the answer.", {}}},
+                     tools, c);
+    if ((i + 1) % 100 == 0) fmt::print("{} of {} cold-start trajectories\n", i + 1, tasks.size());
+  }
+  fmt::print("wrote {} questions and {} cold-start turns to {}\n", tasks.size(), 2 * tasks.size(), dir.string());
   return 0;
 }
 
@@ -103,6 +147,8 @@ int write_multihop(const AgentDataConfig& c) {
 
 int main(int argc, char** argv) {
   return dsrl::run_main<dsrl::AgentDataConfig>(
-      argc, argv, "dsrl-agent-data: writes the built-in multi-hop search task (corpus, questions, cold-start turns)",
-      [](const dsrl::AgentDataConfig& c, const dsrl::CommandLine&) { return dsrl::write_multihop(c); });
+      argc, argv, "dsrl-agent-data: writes a built-in agent task (multihop: corpus, questions, cold-start turns; compute: questions, cold-start turns)",
+      [](const dsrl::AgentDataConfig& c, const dsrl::CommandLine&) {
+        return c.task == "compute" ? dsrl::write_compute(c) : dsrl::write_multihop(c);
+      });
 }

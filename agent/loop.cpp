@@ -50,6 +50,11 @@ class AgentRun {
     if (too_long()) finish("context_full");
   }
   bool done() const { return done_; }
+  // Ends the trajectory on an error (a reply that does not fit its request, say); the others go on.
+  void fail(const std::string& what) {
+    traj_.error = what;
+    finish("error");
+  }
   TurnRequest request() const { return {context().tokens, room()}; }
   void accept(const TurnOutput& out);
   AgentTrajectory take();
@@ -62,6 +67,11 @@ class AgentRun {
   bool too_long() const { return length() >= env_.config.context_window; }
   bool past_trigger() const { return length() > env_.config.context_trigger * env_.config.context_window; }
   void finish(const std::string& why) { traj_.finish = why, done_ = true; }
+  // The model's text with stray bytes (a byte token can end inside a character) made U+FFFD, so the messages it
+  // becomes always render; the context keeps the tokens exactly as sampled.
+  std::string model_text(const std::vector<int32_t>& tokens) const {
+    return valid_utf8(env_.tokenizer.decode(tokens));
+  }
 
   void start_context(const std::vector<ChatMessage>& messages);
   void append_fixed(const std::string& text);
@@ -131,14 +141,14 @@ void AgentRun::accept(const TurnOutput& out) {
              out.route_layers, fed, out.experts);
   const bool window_cut = !out.stopped && room() < env_.config.max_new_tokens;
   append_generated(out);
+  if (!summarising_) ++traj_.turns;
   if (!out.stopped) return finish(window_cut ? "context_full" : "length");
   if (summarising_) return summarised(out);
   act(out);
 }
 
 void AgentRun::act(const TurnOutput& out) {
-  ++traj_.turns;
-  const std::string text = env_.tokenizer.decode(out.tokens);
+  const std::string text = model_text(out.tokens);
   const ParsedAssistant parsed = parse_assistant(text, env_.config.thinking);
   const bool has_calls = !parsed.tool_calls.empty() || text.find("function_calls>") != std::string::npos;
   if (!has_calls) {
@@ -202,7 +212,7 @@ void AgentRun::discard_rounds(bool all) {
 
 void AgentRun::summarised(const TurnOutput& out) {
   summarising_ = false;
-  const ParsedAssistant parsed = parse_assistant(env_.tokenizer.decode(out.tokens), env_.config.thinking);
+  const ParsedAssistant parsed = parse_assistant(model_text(out.tokens), env_.config.thinking);
   messages_ = original_;
   for (auto it = messages_.rbegin(); it != messages_.rend(); ++it) {
     if (it->role != "user") continue;
@@ -266,6 +276,7 @@ std::vector<AgentTrajectory> run_agents(const std::vector<std::vector<ChatMessag
   ChatOptions chat;
   chat.thinking = config.thinking;
   chat.tools = tools.schemas();
+  chat.tools_preamble = config.tools_preamble;
   const Env env{tokenizer, tools, config, chat};
   std::vector<AgentRun> runs;
   runs.reserve(conversations.size());
@@ -284,13 +295,12 @@ std::vector<AgentTrajectory> run_agents(const std::vector<std::vector<ChatMessag
                outputs.size(), requests.size());
     // Tool calls (a python run takes up to its wall-clock limit) go on in parallel across trajectories.
     std::atomic<size_t> next{0};
-    std::vector<std::exception_ptr> errors(active.size());
     auto work = [&] {
       for (size_t k; (k = next++) < active.size();) {
         try {
           runs[active[k]].accept(outputs[k]);
-        } catch (...) {
-          errors[k] = std::current_exception();
+        } catch (const std::exception& e) {
+          runs[active[k]].fail(e.what());
         }
       }
     };
@@ -299,7 +309,6 @@ std::vector<AgentTrajectory> run_agents(const std::vector<std::vector<ChatMessag
     for (size_t t = 1; t < workers; ++t) threads.emplace_back(work);
     work();
     for (auto& t : threads) t.join();
-    for (const auto& e : errors) if (e) std::rethrow_exception(e);
   }
   std::vector<AgentTrajectory> out;
   for (auto& r : runs) out.push_back(r.take());

@@ -24,30 +24,13 @@
 #include <string>
 #include <vector>
 
+#include "agent/agent_config.h"
 #include "agent/tools.h"
 #include "model/chat.h"
 
 namespace dsrl {
 
 class Tokenizer;
-
-struct AgentConfig {
-  int64_t max_turns = 8;             // model turns per trajectory (tool rounds and the answer; summaries excluded)
-  int64_t context_window = 4096;     // tokens a context may hold (prompt + everything appended)
-  int64_t max_new_tokens = 512;      // per model turn (less when the window has less room)
-  int64_t max_tool_result_bytes = 4096;  // a longer tool result is cut (on a UTF-8 boundary) and says so
-  std::string context_policy = "none";   // none | summary | discard_75 | discard_all
-  double context_trigger = 0.8;      // share of context_window past which the policy acts, in (0, 1]
-  int64_t max_resets = 4;            // resets per trajectory; past it the trajectory ends as context_full
-  bool thinking = true;              // thinking mode (the turn opens with <think>)
-  // The user message that asks for a summary (policy summary).
-  std::string summary_request =
-      "Your context is nearly full. Summarise what you have found so far: the facts you established, with the "
-      "document ids they came from, and what remains to find. Write only the summary.";
-};
-
-// Throws dsrl::Error naming the field (prefixed by `where`) when a value is out of range or the policy unknown.
-void validate(const AgentConfig& config, const std::string& where);
 
 // One generation: continue `context` by at most max_new_tokens tokens (stopping at the end-of-sentence token).
 struct TurnRequest {
@@ -90,7 +73,7 @@ struct AgentTrajectory {
   std::vector<ChatMessage> messages;   // the conversation as the last context renders it
   std::string answer;                  // content of the final assistant turn ("" when it never answered)
   std::string finish;                  // answered | malformed | max_turns | context_full | length | error
-  std::string error;                   // for finish == error: what went wrong
+  std::string error;                   // for finish == error: what went wrong (the trajectory is not to be trained)
   int64_t turns = 0;                   // model turns (summaries excluded)
   int64_t tool_calls = 0, tool_errors = 0;
   int64_t resets = 0;
@@ -98,7 +81,9 @@ struct AgentTrajectory {
 };
 
 // Runs every conversation (each ends with a user message) to the end. A generator exception propagates;
-// everything the model does wrong ends up in the trajectory (error results, finish reasons).
+// everything the model does wrong ends up in the trajectory (error results, finish reasons), and anything else
+// that goes wrong with one trajectory (an output that does not fit its request) ends that one with finish
+// "error" while the others go on.
 std::vector<AgentTrajectory> run_agents(const std::vector<std::vector<ChatMessage>>& conversations,
                                         const Tokenizer& tokenizer, const ToolRegistry& tools,
                                         const AgentConfig& config, const TurnGenerator& generate);

@@ -23,7 +23,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// A rollout sample as the agent loop takes it.
+// A rollout sample as the agent loop takes it (plain completions use it too).
 TurnOutput turn_output(RolloutSample&& s) {
   TurnOutput o;
   o.tokens = std::move(s.tokens);
@@ -36,6 +36,20 @@ TurnOutput turn_output(RolloutSample&& s) {
   o.stopped = s.stopped;
   o.version = s.policy_versions.empty() ? 0 : *std::min_element(s.policy_versions.begin(), s.policy_versions.end());
   return o;
+}
+
+// A plain completion as a trained sequence.
+GrpoSample completion_sample(const std::vector<int32_t>& prompt, TurnOutput&& o) {
+  GrpoSample s;
+  s.prompt = prompt;
+  s.response = std::move(o.tokens);
+  s.logprobs = std::move(o.logprobs);
+  s.masks = std::move(o.masks);
+  s.vocab_size = o.vocab_size;
+  s.routes = std::move(o.routes);
+  s.route_layers = o.route_layers;
+  s.experts = o.experts;
+  return s;
 }
 
 // One context of a trajectory as a trained sequence: the tokens before the model's first one are the prompt.
@@ -63,12 +77,13 @@ void add_up(AgentStats* a, const AgentTrajectory& t) {
   a->contexts += static_cast<double>(t.contexts.size());
   a->answered += t.finish == "answered";
   a->context_full += t.finish == "context_full";
+  a->errors += t.finish == "error";
 }
 
 void to_means(AgentStats* a) {
   const double n = static_cast<double>(std::max<int64_t>(1, a->trajectories));
   for (double* v : {&a->turns, &a->tool_calls, &a->tool_errors, &a->resets, &a->contexts, &a->answered,
-                    &a->context_full})
+                    &a->context_full, &a->errors})
     *v /= n;
 }
 
@@ -145,23 +160,13 @@ std::vector<GrpoCollector::Episode> GrpoCollector::completions(const std::vector
     const auto g = static_cast<int64_t>(i % static_cast<size_t>(s.per_prompt));
     DSRL_CHECK(x.prompt_id == std::to_string(p) && x.sample_index == g, "rollout sample {} is ({}, {}), expected "
                "({}, {}): samples must come back in request order", i, x.prompt_id, x.sample_index, p, g);
+    TurnOutput o = turn_output(std::move(x));
     Episode e;
-    e.response = valid_utf8(tokenizer_->decode(x.tokens));  // sampled bytes may break a character
-    e.response_tokens = static_cast<int64_t>(x.tokens.size());
-    e.stopped = x.stopped;
-    e.oldest_version = x.policy_versions.empty() ? 0 : *std::min_element(x.policy_versions.begin(), x.policy_versions.end());
-    if (!x.tokens.empty()) {
-      GrpoSample t;
-      t.prompt = ids[p];
-      t.response = std::move(x.tokens);
-      t.logprobs = std::move(x.logprobs);
-      t.masks = std::move(x.masks);
-      t.vocab_size = x.vocab_size;
-      t.routes = std::move(x.routes);
-      t.route_layers = x.route_layers;
-      t.experts = x.experts_per_token;
-      e.pieces.push_back(std::move(t));
-    }
+    e.response = valid_utf8(tokenizer_->decode(o.tokens));  // sampled bytes may break a character
+    e.response_tokens = static_cast<int64_t>(o.tokens.size());
+    e.stopped = o.stopped;
+    e.oldest_version = o.version;
+    if (!o.tokens.empty()) e.pieces.push_back(completion_sample(ids[p], std::move(o)));
     out.push_back(std::move(e));
   }
   return out;
@@ -213,6 +218,10 @@ std::vector<GrpoCollector::Episode> GrpoCollector::trajectories(const std::vecto
       e.pieces.push_back(context_sample(c));
     }
     if (t.contexts.empty()) e.oldest_version = 0;
+    if (t.finish == "error") {
+      e.error = "agent trajectory: " + t.error;
+      e.pieces.clear();
+    }
     out.push_back(std::move(e));
   }
   to_means(stats);
@@ -270,8 +279,9 @@ std::vector<GrpoSample> GrpoCollector::collect(PromptMixture& mixture, int64_t s
       stopped += e.stopped;
       stats->generated_tokens += e.response_tokens;
       if (!e.pieces.empty()) oldest = std::min(oldest, e.oldest_version);
-      if (!rewards[i].error.empty()) {
-        if (stats->first_reward_error.empty()) stats->first_reward_error = rewards[i].error;
+      const std::string& error = e.error.empty() ? rewards[i].error : e.error;
+      if (!error.empty()) {
+        if (stats->first_reward_error.empty()) stats->first_reward_error = error;
         continue;
       }
       scored.push_back(i);
@@ -321,8 +331,9 @@ EvalStats GrpoCollector::evaluate(const std::vector<GrpoPrompt>& prompts) {
   int64_t right = 0;
   double reward_sum = 0, length_sum = 0;
   for (size_t i = 0; i < answers.size(); ++i) {
-    right += rewards[i].error.empty() && rewards[i].total >= config_.eval_threshold;
-    reward_sum += rewards[i].error.empty() ? rewards[i].total : 0;
+    const bool scored = rewards[i].error.empty() && answers[i].error.empty();
+    right += scored && rewards[i].total >= config_.eval_threshold;
+    reward_sum += scored ? rewards[i].total : 0;
     length_sum += static_cast<double>(answers[i].response_tokens);
   }
   e.answers = static_cast<int64_t>(answers.size());

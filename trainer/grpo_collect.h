@@ -27,6 +27,7 @@ struct AgentStats {
   double contexts = 0;     // trained sequences per trajectory (resets + 1, less any empty one)
   double answered = 0;     // share that ended with an answer (no tool call)
   double context_full = 0; // share that ran out of window (or resets)
+  double errors = 0;       // share that ended on an error (not trained, not scored; first one in CollectStats)
 };
 
 struct CollectStats {
@@ -72,6 +73,7 @@ class GrpoCollector {
     bool stopped = false;
     uint64_t oldest_version = 0;
     std::vector<GrpoSample> pieces;    // one, or one per context of an agent trajectory (advantage unset)
+    std::string error;                 // an agent trajectory that ended on an error: dropped like a reward error
   };
   struct Sampling {
     double temperature = 1;

@@ -48,6 +48,7 @@ void describe(ConfigIO& io, GrpoAgentConfig& c) {
   io.field("max_resets", l.max_resets, int64_t{0}, int64_t{1000});
   io.field("thinking", l.thinking);
   io.field("summary_request", l.summary_request);
+  io.field("tools_preamble", l.tools_preamble);
   io.section("python", c.python);
   if (!io.reading() || !c.enabled) return;
   for (const auto& t : c.tools)

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/loop.h"
+#include "agent/agent_config.h"
 #include "agent/python_tool.h"
 #include "trainer/data_config.h"
 

@@ -141,6 +141,7 @@ void add_agent_metrics(const AgentStats& a, const std::string& prefix, nlohmann:
   j[prefix + "contexts"] = a.contexts;
   j[prefix + "answered"] = a.answered;
   j[prefix + "context_full"] = a.context_full;
+  j[prefix + "errors"] = a.errors;
 }
 
 void record_step(const std::string& run_dir, EventWriter& events, const StepRecord& r) {

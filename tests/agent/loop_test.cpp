@@ -190,6 +190,56 @@ TEST(AgentLoop, AMalformedCallIsAnsweredWithAnErrorTheModelReads) {
   EXPECT_TRUE(out[0].contexts[0].routes.empty()) << "a call without routes leaves the context without routes";
 }
 
+// A byte token can end inside a character: a call whose argument holds a broken character still renders (the
+// messages hold U+FFFD; the context keeps the sampled bytes) and the tool gets the repaired text.
+TEST(AgentLoop, BrokenUtf8InACallIsRepairedNotFatal) {
+  ToolRegistry tools;
+  tools.add(std::make_unique<CalculatorTool>());
+  ScriptedPolicy policy;
+  policy.next = [&](const std::string& context) -> ChatMessage {
+    if (count(context, "<result>") == 0) return call("", "calculator", R"({"expression": "1+1 XX"})");
+    return {"assistant", "done", "", {}};
+  };
+  TurnGenerator broken = [&](const std::vector<TurnRequest>& batch) {
+    std::vector<TurnOutput> out = policy(batch);
+    for (TurnOutput& o : out) {
+      std::string text = bytes().decode(o.tokens);
+      const size_t at = text.find("XX");
+      if (at == std::string::npos) continue;
+      text.replace(at, 2, "\xC3");  // the first byte of a two-byte character, alone
+      const size_t n = o.tokens.size();
+      o.tokens = bytes().encode(text);
+      o.logprobs.resize(o.tokens.size(), -1.f);
+      o.routes.clear();
+      EXPECT_EQ(o.tokens.size(), n - 1);
+    }
+    return out;
+  };
+  const auto out = run_agents({question("1+1?")}, bytes(), tools, AgentConfig(), broken);
+  EXPECT_EQ(out[0].finish, "answered") << out[0].error;
+  EXPECT_NE(bytes().decode(policy.requests[1].context).find("\xEF\xBF\xBD"), std::string::npos)
+      << "the model read the error for its repaired expression";
+  EXPECT_NE(out[0].contexts[0].tokens.end(),
+            std::find(out[0].contexts[0].tokens.begin(), out[0].contexts[0].tokens.end(), 0xC3))
+      << "the context keeps the sampled byte";
+}
+
+// An output that does not fit its request ends that trajectory with an error; the others go on.
+TEST(AgentLoop, AnOutputThatDoesNotFitEndsOnlyItsTrajectory) {
+  const ToolRegistry tools = calculator_only();
+  ScriptedPolicy policy;
+  policy.next = [](const std::string&) { return ChatMessage{"assistant", "4", "", {}}; };
+  TurnGenerator short_logprobs = [&](const std::vector<TurnRequest>& batch) {
+    std::vector<TurnOutput> out = policy(batch);
+    out[1].logprobs.pop_back();
+    return out;
+  };
+  const auto out = run_agents({question("2+2?"), question("2+2?")}, bytes(), tools, AgentConfig(), short_logprobs);
+  EXPECT_EQ(out[0].finish, "answered");
+  EXPECT_EQ(out[1].finish, "error");
+  EXPECT_NE(out[1].error.find("log-probs"), std::string::npos) << out[1].error;
+}
+
 // A tool returning a long page, so a few rounds fill the window.
 class PageTool : public Tool {
  public:

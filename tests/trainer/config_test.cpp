@@ -69,6 +69,19 @@ TEST(TrainConfig, GrpoSection) {
             std::string::npos);
   EXPECT_NE(error(base + "grpo: {tasks: [{synthetic: {task: copy}, weight: 0}]}").find("task weights sum to 0"),
             std::string::npos);
+  // Agent rollouts: the tools must be known, search/open need a corpus, the policy must be one of four.
+  EXPECT_NE(error(base + "grpo: {agent: {enabled: true, tools: [browser]}}").find("unknown tool 'browser'"),
+            std::string::npos);
+  EXPECT_NE(error(base + "grpo: {agent: {enabled: true, tools: [search]}}").find("grpo.agent.corpus"),
+            std::string::npos);
+  EXPECT_NE(error(base + "grpo: {agent: {context_policy: forget}}").find("grpo.agent.context_policy must be one of"),
+            std::string::npos);
+  const TrainConfig a = parse_config<TrainConfig>(
+      YAML::Load(base + "grpo: {agent: {enabled: true, tools: [calculator], max_turns: 3, python: {memory_mb: 256}}}"),
+      "t.yaml");
+  EXPECT_TRUE(a.grpo.agent.enabled);
+  EXPECT_EQ(a.grpo.agent.loop.max_turns, 3);
+  EXPECT_EQ(a.grpo.agent.python.limits.memory_mb, 256);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ class StageRunner:
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         self.failures = []
 
-    def train(self, run, ranks=1, sets=(), resume=False, background=False, expect_exit=0):
+    def train(self, run, ranks=1, sets=(), resume=False, background=False, expect_exit=0, timeout=300):
         """Runs dsrl-train into <tmp>/<run> (log <tmp>/<run>.log); returns the process when background."""
         cmd = [self.mpirun, "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), self.train_bin] + self.base
         cmd += ["--set", f"run_dir={self.tmp}/{run}"] + [a for s in sets for a in ("--set", s)]
@@ -20,7 +20,7 @@ class StageRunner:
         proc = subprocess.Popen(cmd, cwd=self.source, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         if background:
             return proc
-        if proc.wait(timeout=300) != expect_exit:
+        if proc.wait(timeout=timeout) != expect_exit:
             sys.exit(f"FAIL: {' '.join(cmd)} exited {proc.returncode}, expected {expect_exit}:\n" + self.log(run))
         return None
 
