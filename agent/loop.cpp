@@ -112,6 +112,7 @@ void AgentRun::append_generated(const TurnOutput& out) {
   AgentContext& c = context();
   const int64_t before = length(), n = static_cast<int64_t>(out.tokens.size());
   const int64_t fed = before + n - 1, layers = out.route_layers, k = out.experts;
+  const bool first_turn_here = c.prompt_tokens() == before;
   if (out.routes.empty() || (!c.routes.empty() && (layers != c.route_layers || k != c.experts))) {
     routes_complete_.back() = false;
   } else if (routes_complete_.back()) {
@@ -126,7 +127,7 @@ void AgentRun::append_generated(const TurnOutput& out) {
   c.logprobs.insert(c.logprobs.end(), out.logprobs.begin(), out.logprobs.end());
   for (int64_t t = 0; t < n; ++t) c.masks.push_back(out.masks.empty() ? std::string() : out.masks[t]);
   if (!out.masks.empty()) c.vocab_size = out.vocab_size;
-  c.oldest_version = c.oldest_version == 0 ? out.version : std::min(c.oldest_version, out.version);
+  c.oldest_version = first_turn_here ? out.version : std::min(c.oldest_version, out.version);
   traj_.generated_tokens += n;
 }
 

@@ -4,7 +4,6 @@
 #include "agent/sandbox.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -187,7 +186,10 @@ void set_limit(int resource, rlim_t value, const char* what) {
   if (dup2(plan.null_fd, 0) < 0 || dup2(plan.out_fd, 1) < 0 || dup2(plan.out_fd, 2) < 0) _exit(126);
   if (chdir(plan.workdir) != 0) child_fail("chdir to the work folder");
   if (plan.drop_to_nobody) {
-    if (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0) child_fail("dropping to nobody");
+    // Raw system calls: glibc's wrappers may try to synchronise threads the forked child no longer has.
+    if (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setgid, kNobody) != 0 ||
+        syscall(SYS_setuid, kNobody) != 0)
+      child_fail("dropping to nobody");
     set_limit(RLIMIT_NPROC, 64, "RLIMIT_NPROC");
   }
   const SandboxLimits& l = *plan.limits;

@@ -47,7 +47,7 @@ bool sandbox_available(std::string* why);
 
 // Runs argv[0] (an absolute path) with argv in `workdir` (an existing folder the caller owns; the sandbox makes it
 // writable by the sandbox user). `read_paths` are folders (or files) the program may read and execute beneath, on
-// top of the system folders (/usr, /lib, /lib64, /bin, /etc, /dev, /proc/self). Throws dsrl::Error when the
+// top of the system folders (/usr, /lib, /lib64, /lib32, /bin, /sbin, /etc, /dev). Throws dsrl::Error when the
 // sandbox cannot be set up (no Landlock, an unsupported CPU architecture, fork failing); a program that fails
 // or misbehaves is a result, not an exception.
 SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::string& workdir,
