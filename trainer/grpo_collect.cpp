@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -66,6 +67,14 @@ GrpoSample context_sample(const AgentContext& c) {
   s.route_layers = c.route_layers;
   s.experts = c.experts;
   return s;
+}
+
+// The trajectory's account for agent_trajectories.jsonl (the answer cut to 200 bytes).
+std::string agent_log(const AgentTrajectory& t) {
+  return nlohmann::json{{"turns", t.turns}, {"tool_calls", t.tool_calls}, {"tool_errors", t.tool_errors},
+                        {"resets", t.resets}, {"contexts", t.contexts.size()}, {"finish", t.finish},
+                        {"error", t.error}, {"answer", valid_utf8(utf8_prefix(t.answer, 200))}}
+      .dump();
 }
 
 void add_up(AgentStats* a, const AgentTrajectory& t) {
@@ -209,6 +218,7 @@ std::vector<GrpoCollector::Episode> GrpoCollector::trajectories(const std::vecto
   for (AgentTrajectory& t : done) {
     add_up(stats, t);
     Episode e;
+    e.agent_log = agent_log(t);
     e.response = valid_utf8(t.answer);
     e.response_tokens = t.generated_tokens;
     e.stopped = t.finish == "answered";
@@ -275,6 +285,12 @@ std::vector<GrpoSample> GrpoCollector::collect(PromptMixture& mixture, int64_t s
     for (int64_t g = 0; g < G; ++g) {
       const size_t i = p * G + g;
       const Episode& e = answers[i];
+      if (!e.agent_log.empty()) {
+        nlohmann::json line = nlohmann::json::parse(e.agent_log);
+        line["step"] = step, line["prompt"] = p, line["sample"] = g;
+        if (rewards[i].error.empty()) line["reward"] = rewards[i].total;
+        stats->trajectory_lines.push_back(line.dump());
+      }
       length_sum += static_cast<double>(e.response_tokens);
       stopped += e.stopped;
       stats->generated_tokens += e.response_tokens;

@@ -1,6 +1,7 @@
 // Rank 0's half of a GRPO step (torch-free, library dsrl_trainer_rpc): draw prompts, get G samples of each from
-// the rollout workers, score them on the reward service, and turn rewards into group advantages. Also the
-// held-out evaluation. The samples it returns are what every rank trains on.
+// the rollout workers (with grpo.agent: G agent trajectories, tools run here), score them on the reward service,
+// and turn rewards into group advantages. Also the held-out evaluation. The samples it returns are what every rank
+// trains on.
 #pragma once
 
 #include <map>
@@ -45,6 +46,9 @@ struct CollectStats {
   double rollout_s = 0, reward_s = 0;
   std::string first_reward_error; // for the log when some were dropped
   AgentStats agent;
+  // Agent rollouts: one JSON line per trajectory (step, prompt, sample, turns, tool calls and errors, resets,
+  // contexts, finish, reward, the answer's start), for <run_dir>/agent_trajectories.jsonl.
+  std::vector<std::string> trajectory_lines;
 };
 
 struct EvalStats {
@@ -66,6 +70,7 @@ class GrpoCollector {
   EvalStats evaluate(const std::vector<GrpoPrompt>& prompts);
   RolloutPool& pool() { return pool_; }
 
+ private:
   // One of a prompt's answers: the text the reward scores and the sequences trained with its advantage.
   struct Episode {
     std::string response;              // what the reward service scores
@@ -74,6 +79,7 @@ class GrpoCollector {
     uint64_t oldest_version = 0;
     std::vector<GrpoSample> pieces;    // one, or one per context of an agent trajectory (advantage unset)
     std::string error;                 // an agent trajectory that ended on an error: dropped like a reward error
+    std::string agent_log;             // an agent trajectory's account as a JSON object (reward added later)
   };
   struct Sampling {
     double temperature = 1;
@@ -82,7 +88,6 @@ class GrpoCollector {
     bool record_mask = false, record_routing = false;
   };
 
- private:
   std::vector<Episode> completions(const std::vector<GrpoPrompt>& prompts, const Sampling& s);
   std::vector<Episode> trajectories(const std::vector<GrpoPrompt>& prompts, const Sampling& s, AgentStats* stats);
   std::vector<Episode> episodes(const std::vector<GrpoPrompt>& prompts, const Sampling& s, AgentStats* stats);

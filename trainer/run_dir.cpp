@@ -28,10 +28,10 @@ std::string prepare_run_dir(const TrainConfig& config) {
   return dir;
 }
 
-void append_metrics(const std::string& run_dir, const std::string& json_line) {
-  std::ofstream out(run_dir + "/metrics.jsonl", std::ios::app);
+void append_metrics(const std::string& run_dir, const std::string& json_line, const std::string& file) {
+  std::ofstream out(run_dir + "/" + file, std::ios::app);
   out << json_line << "\n";
-  DSRL_CHECK(out.good(), "cannot append to {}/metrics.jsonl", run_dir);
+  DSRL_CHECK(out.good(), "cannot append to {}/{}", run_dir, file);
 }
 
 }  // namespace dsrl

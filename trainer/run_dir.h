@@ -11,7 +11,8 @@ struct TrainConfig;
 // resolved config. Returns the directory.
 std::string prepare_run_dir(const TrainConfig& config);
 
-// Appends one JSON object (already serialised, one line) to <run_dir>/metrics.jsonl.
-void append_metrics(const std::string& run_dir, const std::string& json_line);
+// Appends one JSON object (already serialised, one line) to <run_dir>/<file> (metrics.jsonl by default).
+void append_metrics(const std::string& run_dir, const std::string& json_line,
+                    const std::string& file = "metrics.jsonl");
 
 }  // namespace dsrl

@@ -77,6 +77,10 @@ for policy in ("none", "discard_all"):
                  all(r["samples_trained"] >= r["samples"] for r in steps),
                  [(r["samples"], r["samples_trained"]) for r in steps])
     runner.check(f"{policy}: no trajectory ended on an error", all(r["agent/errors"] == 0 for r in steps))
+    logged = [json.loads(line) for line in open(f"{TMP}/{policy}/agent_trajectories.jsonl")]
+    runner.check(f"{policy}: every trajectory is logged with its steps and resets",
+                 len(logged) == sum(r["samples"] for r in steps) and all({"turns", "resets", "finish", "reward"} <= t.keys()
+                                                                        for t in logged), logged[:2])
     evals = {s: r for s, r in m.items() if "eval_accuracy" in r}
     last = evals[max(evals)]
     table[policy] = {"turns": sum(r["agent/turns"] for r in steps) / len(steps),
