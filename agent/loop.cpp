@@ -34,7 +34,7 @@ std::vector<uint16_t> layer_major(const std::vector<uint16_t>& pm, int64_t posit
   return out;
 }
 
-// Everything an AgentRun shares with the others.
+// What one trajectory runs with: the shared tokenizer and settings, its own tools and their prompt.
 struct Env {
   const Tokenizer& tokenizer;
   const ToolRegistry& tools;
@@ -42,9 +42,17 @@ struct Env {
   ChatOptions chat;
 };
 
+Env make_env(const Tokenizer& tokenizer, const ToolRegistry& tools, const AgentConfig& config) {
+  ChatOptions chat;
+  chat.thinking = config.thinking;
+  chat.tools = tools.schemas();
+  chat.tools_preamble = config.tools_preamble;
+  return {tokenizer, tools, config, chat};
+}
+
 class AgentRun {
  public:
-  AgentRun(std::vector<ChatMessage> conversation, const Env& env) : env_(env), original_(std::move(conversation)) {
+  AgentRun(std::vector<ChatMessage> conversation, Env env) : env_(std::move(env)), original_(std::move(conversation)) {
     messages_ = original_;
     start_context(messages_);
     if (too_long()) finish("context_full");
@@ -82,7 +90,7 @@ class AgentRun {
   void manage_context();
   void discard_rounds(bool all);
 
-  const Env& env_;
+  Env env_;
   std::vector<ChatMessage> original_, messages_;
   AgentTrajectory traj_;
   // Per context: every call returned routes (else the context gets none). While a context is built its routes
@@ -273,15 +281,20 @@ std::string malformed_call_message(const std::string& parse_error) {
 std::vector<AgentTrajectory> run_agents(const std::vector<std::vector<ChatMessage>>& conversations,
                                         const Tokenizer& tokenizer, const ToolRegistry& tools,
                                         const AgentConfig& config, const TurnGenerator& generate) {
+  return run_agents(conversations, tokenizer, std::vector<const ToolRegistry*>(conversations.size(), &tools), config,
+                    generate);
+}
+
+std::vector<AgentTrajectory> run_agents(const std::vector<std::vector<ChatMessage>>& conversations,
+                                        const Tokenizer& tokenizer, const std::vector<const ToolRegistry*>& tools,
+                                        const AgentConfig& config, const TurnGenerator& generate) {
   validate(config, "agent");
-  ChatOptions chat;
-  chat.thinking = config.thinking;
-  chat.tools = tools.schemas();
-  chat.tools_preamble = config.tools_preamble;
-  const Env env{tokenizer, tools, config, chat};
+  DSRL_CHECK(tools.size() == conversations.size(), "run_agents: {} tool registries for {} conversations",
+             tools.size(), conversations.size());
   std::vector<AgentRun> runs;
   runs.reserve(conversations.size());
-  for (const auto& c : conversations) runs.emplace_back(c, env);
+  for (size_t i = 0; i < conversations.size(); ++i)
+    runs.emplace_back(conversations[i], make_env(tokenizer, *tools[i], config));
   for (;;) {
     std::vector<size_t> active;
     std::vector<TurnRequest> requests;

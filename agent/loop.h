@@ -87,6 +87,11 @@ struct AgentTrajectory {
 std::vector<AgentTrajectory> run_agents(const std::vector<std::vector<ChatMessage>>& conversations,
                                         const Tokenizer& tokenizer, const ToolRegistry& tools,
                                         const AgentConfig& config, const TurnGenerator& generate);
+// The same with a registry per conversation (tools with per-trajectory state, such as a code workspace). The
+// registries must outlive the call; the same one may serve several conversations when its tools are stateless.
+std::vector<AgentTrajectory> run_agents(const std::vector<std::vector<ChatMessage>>& conversations,
+                                        const Tokenizer& tokenizer, const std::vector<const ToolRegistry*>& tools,
+                                        const AgentConfig& config, const TurnGenerator& generate);
 
 // The text a tool message carries for a call that could not be parsed (the model reads it).
 std::string malformed_call_message(const std::string& parse_error);

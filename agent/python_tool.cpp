@@ -41,6 +41,16 @@ std::vector<std::string> interpreter_paths(const std::string& python) {
   return lines;
 }
 
+}  // namespace
+
+bool is_relative_inside(const std::string& path) {
+  if (path.empty() || path[0] == '/') return false;
+  for (const auto& part : std::filesystem::path(path)) if (part == "..") return false;
+  return true;
+}
+
+namespace {
+
 // A new folder under root, removed (with whatever the code left there) when this goes out of scope.
 class TempFolder {
  public:
@@ -79,16 +89,23 @@ std::string PythonTool::schema_json() const {
                      {{"code", "string", "a complete program; print the values you want to see"}});
 }
 
-SandboxResult PythonTool::run(const std::string& code) const {
+SandboxResult PythonTool::run(const std::string& code) const { return run_files({{"main.py", code}}, {"main.py"}); }
+
+SandboxResult PythonTool::run_files(const std::map<std::string, std::string>& files,
+                                    const std::vector<std::string>& args) const {
   TempFolder folder(config_.temp_root);
-  const std::string script = (std::filesystem::path(folder.path()) / "main.py").string();
-  {
-    std::ofstream out(script, std::ios::binary);
-    out << code;
-    DSRL_CHECK(out.good(), "python tool: cannot write {}", script);
+  for (const auto& [name, content] : files) {
+    DSRL_CHECK(is_relative_inside(name), "python tool: file name '{}' must be a relative path without '..'", name);
+    const std::filesystem::path path = std::filesystem::path(folder.path()) / name;
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+    DSRL_CHECK(out.good(), "python tool: cannot write {}", path.string());
   }
   // -I: isolated (no environment variables, user site or script folder on sys.path); -B: no .pyc files.
-  return run_sandboxed({interpreter_, "-I", "-B", "main.py"}, folder.path(), read_paths_, config_.limits);
+  std::vector<std::string> argv = {interpreter_, "-I", "-B"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_sandboxed(argv, folder.path(), read_paths_, config_.limits);
 }
 
 ToolResult PythonTool::call(const std::string& arguments_json) {

@@ -2,6 +2,7 @@
 // that is deleted afterwards, and returns what the code printed (stdout and stderr) plus how it ended.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct PythonToolConfig {
   SandboxLimits limits;            // per call: wall clock, CPU, memory, file size, open files, output bytes
 };
 
+// Whether `path` is relative and never climbs out with "..": a file name a tool may create in its folder.
+bool is_relative_inside(const std::string& path);
+
 class PythonTool : public Tool {
  public:
   // Resolves the interpreter (it runs `python -c 'import sys; ...'` once, unconfined: the config names it) and
@@ -32,6 +36,9 @@ class PythonTool : public Tool {
   ToolResult call(const std::string& arguments_json) override;
   // Runs `code` and returns the sandbox's account (for tests and the code-task verifiers).
   SandboxResult run(const std::string& code) const;
+  // Writes `files` (relative paths, folders created) into a fresh folder and runs the interpreter there with
+  // `args` (e.g. {"-m", "unittest"}). Throws dsrl::Error on a path that is absolute or climbs out with "..".
+  SandboxResult run_files(const std::map<std::string, std::string>& files, const std::vector<std::string>& args) const;
   const std::string& interpreter() const { return interpreter_; }
 
  private:
