@@ -32,7 +32,7 @@ std::vector<std::string> interpreter_paths(const std::string& python) {
   char buf[4096];
   for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) text.append(buf, n);
   const int status = pclose(pipe);
-  DSRL_CHECK(status == 0, "python tool: interpreter '{}' (config python) did not run: {}", python, text);
+  DSRL_CHECK(status == 0, "python tool: interpreter '{}' (config python) did not run (the python tool's interpreter setting): {}", python, text);
   std::vector<std::string> lines;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) if (!line.empty()) lines.push_back(line);
@@ -56,7 +56,7 @@ class TempFolder {
  public:
   explicit TempFolder(const std::string& root) {
     std::string pattern = (std::filesystem::path(root) / "dsrl-python-XXXXXX").string();
-    DSRL_CHECK(mkdtemp(pattern.data()) != nullptr, "python tool: cannot create a folder in {} (config temp_root)", root);
+    DSRL_CHECK(mkdtemp(pattern.data()) != nullptr, "python tool: cannot create a folder in {} (the python tool's temp_root setting)", root);
     path_ = pattern;
   }
   ~TempFolder() {
@@ -77,7 +77,7 @@ PythonTool::PythonTool(PythonToolConfig config) : config_(std::move(config)) {
   read_paths_ = {paths[1], paths[2], std::filesystem::path(interpreter_).parent_path().string()};
   const SandboxResult probe = run("print(6 * 7)");
   DSRL_CHECK(probe.exit_code == 0 && probe.output == "42\n",
-             "python tool: {} (from config python '{}') does not run in the sandbox ({}): {}", interpreter_,
+             "python tool: {} (from the interpreter setting '{}') does not run in the sandbox ({}): {}", interpreter_,
              config_.python, probe.ending(), probe.output);
 }
 
