@@ -32,7 +32,7 @@ std::vector<std::string> interpreter_paths(const std::string& python) {
   char buf[4096];
   for (size_t n; (n = fread(buf, 1, sizeof(buf), pipe)) > 0;) text.append(buf, n);
   const int status = pclose(pipe);
-  DSRL_CHECK(status == 0, "python tool: interpreter '{}' (config python) did not run (the python tool's interpreter setting): {}", python, text);
+  DSRL_CHECK(status == 0, "python tool: interpreter '{}' (the python tool's interpreter setting) did not run: {}", python, text);
   std::vector<std::string> lines;
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) if (!line.empty()) lines.push_back(line);
