@@ -151,9 +151,7 @@ class RunTestsTool : public Tool {
     return tool_schema(name(), "Runs the repository's unittest tests and returns their output.", {});
   }
   ToolResult call(const std::string&) override {
-    const SandboxResult r = python_.run_files(w_.files, unittest_args("None, argv=['tests', 'discover', '-q']"));
-    const bool passed = r.exit_code == 0 && r.signal == 0 && !r.timed_out && !r.output_truncated;
-    return {r.output + (passed ? "" : "[" + r.ending() + "]"), passed};
+    return sandbox_tool_result(python_.run_files(w_.files, unittest_args("None, argv=['tests', 'discover', '-q']")));
   }
 
  private:
@@ -194,8 +192,7 @@ bool hidden_tests_pass(const PythonTool& python, const std::map<std::string, std
   // Only the hidden module runs (a test file the agent wrote cannot end the run early), and unittest must say OK.
   const SandboxResult r = python.run_files(all, unittest_args("'test_hidden', argv=['test_hidden', '-q']"));
   if (output) *output = r.output;
-  return r.exit_code == 0 && r.signal == 0 && !r.timed_out && !r.output_truncated &&
-         r.output.find("\nOK") != std::string::npos;
+  return r.clean() && r.output.find("\nOK") != std::string::npos;
 }
 
 }  // namespace dsrl

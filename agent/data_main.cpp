@@ -75,15 +75,11 @@ void write_cold_start(std::ofstream& out, const std::string& question, const std
   std::vector<ChatMessage> history = {{"user", question, "", {}}};
   for (const ChatMessage& turn : turns) {
     const std::string prompt = render_chat(history, chat);
+    const size_t at = history.size();
     history.push_back(turn);
     for (const ToolCall& call : turn.tool_calls)
       history.push_back({"tool", tools.call(call.name, call.arguments_json).text, "", {}});
-    const std::string with_turn = render_chat_from(history, history.size() - 1 - turn.tool_calls.size(), chat);
-    const std::string results =
-        turn.tool_calls.empty() ? "" : render_chat_from(history, history.size() - turn.tool_calls.size(), chat);
-    out << nlohmann::json{{"prompt", prompt}, {"response", with_turn.substr(0, with_turn.size() - results.size())}}
-               .dump()
-        << "\n";
+    out << nlohmann::json{{"prompt", prompt}, {"response", render_chat_message(history, at, chat)}}.dump() << "\n";
   }
 }
 

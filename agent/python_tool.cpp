@@ -2,7 +2,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -76,7 +75,7 @@ PythonTool::PythonTool(PythonToolConfig config) : config_(std::move(config)) {
   interpreter_ = std::filesystem::canonical(paths[0]).string();
   read_paths_ = {paths[1], paths[2], std::filesystem::path(interpreter_).parent_path().string()};
   const SandboxResult probe = run("print(6 * 7)");
-  DSRL_CHECK(probe.exit_code == 0 && probe.output == "42\n",
+  DSRL_CHECK(probe.clean() && probe.output == "42\n",
              "python tool: {} (from the interpreter setting '{}') does not run in the sandbox ({}): {}", interpreter_,
              config_.python, probe.ending(), probe.output);
 }
@@ -116,11 +115,13 @@ ToolResult PythonTool::call(const std::string& arguments_json) {
   if (static_cast<int64_t>(code.size()) > config_.max_code_bytes)
     return {fmt::format("error: the code is {} bytes, more than the limit of {}", code.size(), config_.max_code_bytes),
             false};
-  const SandboxResult r = run(code);
+  return sandbox_tool_result(run(code));
+}
+
+ToolResult sandbox_tool_result(const SandboxResult& r) {
   std::string text = r.output.empty() ? std::string("(no output)") : r.output;
-  const bool ok = r.exit_code == 0 && r.signal == 0 && !r.timed_out && !r.output_truncated;
-  if (!ok) text += (text.back() == '\n' ? "" : "\n") + std::string("[") + r.ending() + "]";
-  return {text, ok};
+  if (!r.clean()) text += (text.back() == '\n' ? "" : "\n") + std::string("[") + r.ending() + "]";
+  return {text, r.clean()};
 }
 
 }  // namespace dsrl

@@ -23,6 +23,10 @@ struct PythonToolConfig {
 // Whether `path` is relative and never climbs out with "..": a file name a tool may create in its folder.
 bool is_relative_inside(const std::string& path);
 
+// A sandboxed run as a tool result: the output ("(no output)" when none), then "[exit 1]" / "[killed: ...]" on a
+// line of its own when it did not end cleanly; ok when clean.
+ToolResult sandbox_tool_result(const SandboxResult& r);
+
 class PythonTool : public Tool {
  public:
   // Resolves the interpreter (it runs `python -c 'import sys; ...'` once, unconfined: the config names it) and

@@ -40,6 +40,8 @@ struct SandboxResult {
   // One line on how it ended: "exit 0", "exit 1", "killed: wall-clock limit 2 s", "killed by signal 24 (CPU
   // limit)", "killed: more than 16384 bytes of output".
   std::string ending() const;
+  // Exited 0 on its own (no signal, no kill for time or output).
+  bool clean() const { return exit_code == 0 && signal == 0 && !timed_out && !output_truncated; }
 };
 
 // Whether this kernel and machine can run the sandbox; when not, `why` says what is missing.

@@ -168,4 +168,12 @@ std::string render_chat_from(const std::vector<ChatMessage>& messages, size_t fr
   return text.substr(starts[from]);
 }
 
+std::string render_chat_message(const std::vector<ChatMessage>& messages, size_t index, const ChatOptions& options) {
+  DSRL_CHECK(index < messages.size(), "render_chat_message: message {} of {}", index, messages.size());
+  std::vector<size_t> starts;
+  const std::string text = render_with_offsets(messages, options, &starts);
+  const size_t end = index + 1 < starts.size() ? starts[index + 1] : text.size();
+  return text.substr(starts[index], end - starts[index]);
+}
+
 }  // namespace dsrl

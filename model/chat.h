@@ -62,6 +62,9 @@ std::string render_chat(const std::vector<ChatMessage>& messages, const ChatOpti
 // The part of render_chat(messages) that messages [from, end) contribute, e.g. the tool results (and the <think>
 // that opens the next turn) after an assistant turn with tool calls. Throws as render_chat does.
 std::string render_chat_from(const std::vector<ChatMessage>& messages, size_t from, const ChatOptions& options);
+// The part message `index` alone contributes, e.g. for an assistant turn exactly what the model generates there:
+// {reasoning}</think>{content}{calls}<｜end▁of▁sentence｜>. Throws as render_chat does.
+std::string render_chat_message(const std::vector<ChatMessage>& messages, size_t index, const ChatOptions& options);
 
 struct ParsedAssistant {
   std::string reasoning;

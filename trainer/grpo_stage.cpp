@@ -174,7 +174,9 @@ void record_step(const std::string& run_dir, EventWriter& events, const StepReco
   for (const auto& [name, value] : r.collect.signal_means) j["reward/" + name] = value;
   add_agent_metrics(r.collect.agent, "agent/", j);
   append_metrics(run_dir, j.dump());
-  for (const std::string& line : r.collect.trajectory_lines) append_metrics(run_dir, line, "agent_trajectories.jsonl");
+  std::string trajectories;  // one write for the step's lines
+  for (const std::string& line : r.collect.trajectory_lines) trajectories += (trajectories.empty() ? "" : "\n") + line;
+  if (!trajectories.empty()) append_metrics(run_dir, trajectories, "agent_trajectories.jsonl");
   for (const auto& [key, value] : j.items())
     if (key != "step" && value.is_number()) events.scalar((key.find('/') == std::string::npos ? "grpo/" : "") + key,
                                                           value.get<double>(), r.step);

@@ -72,8 +72,7 @@ TEST(CodeTasks, EachTrajectoryEditsItsOwnWorkspace) {
     o.thinking = false;
     std::vector<ChatMessage> m = {{"user", "x", "", {}}, turn};
     for (size_t k = 0; k < turn.tool_calls.size(); ++k) m.push_back({"tool", "", "", {}});
-    const std::string from_turn = render_chat_from(m, 1, o);
-    return turn.tool_calls.empty() ? from_turn : from_turn.substr(0, from_turn.size() - render_chat_from(m, 2, o).size());
+    return render_chat_message(m, 1, o);
   };
   // The fixer writes the fix, runs the tests, answers; the idle one runs the tests and answers.
   TurnGenerator policy = [&](const std::vector<TurnRequest>& batch) {

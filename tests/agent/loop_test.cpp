@@ -31,9 +31,7 @@ int64_t count(const std::string& text, const std::string& what) {
 std::string written(const ChatMessage& message) {
   std::vector<ChatMessage> messages = {{"user", "x", "", {}}, message};
   for (size_t k = 0; k < message.tool_calls.size(); ++k) messages.push_back({"tool", "", "", {}});
-  const std::string from_assistant = render_chat_from(messages, 1, ChatOptions());
-  if (message.tool_calls.empty()) return from_assistant;
-  return from_assistant.substr(0, from_assistant.size() - render_chat_from(messages, 2, ChatOptions()).size());
+  return render_chat_message(messages, 1, ChatOptions());
 }
 
 ChatMessage call(const std::string& reasoning, const std::string& tool, const std::string& args) {
