@@ -129,7 +129,7 @@ class WriteFileTool : public Tool {
     const auto *path = string_arg(args, "path"), *content = string_arg(args, "content");
     if (!path || !content) return error("write_file needs string arguments \"path\" and \"content\"");
     const std::string p = path->get<std::string>();
-    if (!is_relative_inside(p) || p.find('\\0') != std::string::npos)
+    if (!is_relative_inside(p))
       return error(fmt::format("'{}' is not a relative path inside the repository", p));
     if (static_cast<int64_t>(content->get<std::string>().size()) > w_.max_file_bytes)
       return error(fmt::format("the content is more than {} bytes", w_.max_file_bytes));
@@ -176,12 +176,16 @@ std::vector<CodeTask> make_code_tasks(int64_t count, uint64_t seed) {
   return out;
 }
 
+void add_workspace_tools(ToolRegistry& registry, Workspace& workspace, const PythonTool& python) {
+  registry.add(std::make_unique<ListFilesTool>(workspace));
+  registry.add(std::make_unique<ReadFileTool>(workspace));
+  registry.add(std::make_unique<WriteFileTool>(workspace));
+  registry.add(std::make_unique<RunTestsTool>(workspace, python));
+}
+
 ToolRegistry workspace_tools(Workspace& workspace, const PythonTool& python) {
   ToolRegistry tools;
-  tools.add(std::make_unique<ListFilesTool>(workspace));
-  tools.add(std::make_unique<ReadFileTool>(workspace));
-  tools.add(std::make_unique<WriteFileTool>(workspace));
-  tools.add(std::make_unique<RunTestsTool>(workspace, python));
+  add_workspace_tools(tools, workspace, python);
   return tools;
 }
 

@@ -37,6 +37,8 @@ struct Workspace {
 
 // The four workspace tools over `workspace`, running tests with `python` (both must outlive the registry).
 ToolRegistry workspace_tools(Workspace& workspace, const PythonTool& python);
+// The same four added to `registry` (after the tools it has).
+void add_workspace_tools(ToolRegistry& registry, Workspace& workspace, const PythonTool& python);
 
 // Runs `hidden_tests` (as test_hidden.py, replacing any file of that name) beside `files` in the sandbox; true when
 // unittest exits 0 and reports OK. `output` (optional) receives what it printed. The solution's code runs in the

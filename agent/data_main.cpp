@@ -8,6 +8,11 @@
 //   dsrl-agent-data --set task=compute --set out=data/compute --set count=500
 //   -> questions.jsonl   {prompt, answer, family}: questions a program answers (tools: python, calculator)
 //      cold_start.jsonl  the worked trajectory (one python call, run in the sandbox for its real output; answer)
+//   dsrl-agent-data --set task=code --set out=data/code --set count=300
+//   -> questions.jsonl   {prompt, answer: the hidden tests, files: {path: content}, family}: a repository with a
+//                        failing test (tools: workspace; reward: code_tests)
+//      cold_start.jsonl  the worked trajectory (read solution.py, write the fix, run the tests, say they pass),
+//                        its tool results real and its fix checked against the hidden tests
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +21,7 @@
 
 #include "agent/bm25.h"
 #include "agent/calculator.h"
+#include "agent/code_tasks.h"
 #include "agent/compute_tasks.h"
 #include "agent/multihop.h"
 #include "agent/python_tool.h"
@@ -25,12 +31,12 @@
 namespace dsrl {
 
 struct AgentDataConfig {
-  std::string task = "multihop";      // multihop | compute
+  std::string task = "multihop";      // multihop | compute | code
   std::string out = "data/multihop";  // folder for the files (created)
   MultihopConfig multihop;
-  int64_t count = 300;                // compute: questions
-  uint64_t seed = 1;                  // compute: the questions' seed
-  PythonToolConfig python;            // compute: the interpreter the cold-start programs run in
+  int64_t count = 300;                // compute, code: tasks
+  uint64_t seed = 1;                  // compute, code: the tasks' seed
+  PythonToolConfig python;            // compute, code: the interpreter the cold-start programs and tests run in
   bool thinking = false;              // render the cold-start turns in thinking mode (as grpo.agent.thinking)
   int64_t search_results = 3;         // hits per search in the cold-start trajectories (as grpo.agent.search_results)
   std::string tools_preamble;         // the tools section's text ("": dsrl's own; as grpo.agent.tools_preamble)
@@ -45,7 +51,7 @@ void describe(ConfigIO& io, MultihopConfig& c) {
 }
 
 void describe(ConfigIO& io, AgentDataConfig& c) {
-  io.choice("task", c.task, {"multihop", "compute"});
+  io.choice("task", c.task, {"multihop", "compute", "code"});
   io.field("out", c.out);
   io.section("multihop", c.multihop);
   io.field("count", c.count, int64_t{1}, int64_t{100000});
@@ -138,13 +144,47 @@ int write_compute(const AgentDataConfig& c) {
   return 0;
 }
 
+int write_code(const AgentDataConfig& c) {
+  const std::vector<CodeTask> tasks = make_code_tasks(c.count, c.seed);
+  const std::filesystem::path dir(c.out);
+  std::filesystem::create_directories(dir);
+  auto questions = open_out(dir / "questions.jsonl");
+  for (const auto& t : tasks)
+    questions << nlohmann::json{{"prompt", t.statement}, {"answer", t.hidden_tests}, {"files", t.files},
+                                {"family", t.family}}.dump()
+              << "\n";
+  const PythonTool python(c.python);
+  auto cold = open_out(dir / "cold_start.jsonl");
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const CodeTask& t = tasks[i];
+    Workspace workspace{t.files};
+    const ToolRegistry tools = workspace_tools(workspace, python);
+    const std::string fix = nlohmann::json{{"path", "solution.py"}, {"content", t.fixed_solution}}.dump();
+    write_cold_start(cold, t.statement,
+                     {{"assistant", "", "Read the code under test.", {{"read_file", R"({"path": "solution.py"})"}}},
+                      {"assistant", "", "This is the bug; write the fixed file.", {{"write_file", fix}}},
+                      {"assistant", "", "Check the fix.", {{"run_tests", "{}"}}},
+                      {"assistant", "The tests pass now.", "The tests pass.", {}}},
+                     tools, c);
+    std::string output;
+    DSRL_CHECK(hidden_tests_pass(python, workspace.files, t.hidden_tests, &output),
+               "code task {} ({}): the worked fix fails its hidden tests:\n{}", i, t.family, output);
+    if ((i + 1) % 100 == 0) fmt::print("{} of {} cold-start trajectories\n", i + 1, tasks.size());
+  }
+  fmt::print("wrote {} tasks and {} cold-start turns to {}\n", tasks.size(), 4 * tasks.size(), dir.string());
+  return 0;
+}
+
 }  // namespace
 }  // namespace dsrl
 
 int main(int argc, char** argv) {
   return dsrl::run_main<dsrl::AgentDataConfig>(
-      argc, argv, "dsrl-agent-data: writes a built-in agent task (multihop: corpus, questions, cold-start turns; compute: questions, cold-start turns)",
+      argc, argv,
+      "dsrl-agent-data: writes a built-in agent task (multihop: corpus, questions, cold-start turns; compute and "
+      "code: questions, cold-start turns)",
       [](const dsrl::AgentDataConfig& c, const dsrl::CommandLine&) {
-        return c.task == "compute" ? dsrl::write_compute(c) : dsrl::write_multihop(c);
+        if (c.task == "compute") return dsrl::write_compute(c);
+        return c.task == "code" ? dsrl::write_code(c) : dsrl::write_multihop(c);
       });
 }

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/config.h"
 #include "common/error.h"
 
 namespace dsrl {
@@ -43,7 +44,7 @@ std::vector<std::string> interpreter_paths(const std::string& python) {
 }  // namespace
 
 bool is_relative_inside(const std::string& path) {
-  if (path.empty() || path[0] == '/') return false;
+  if (path.empty() || path[0] == '/' || path.find('\0') != std::string::npos) return false;
   for (const auto& part : std::filesystem::path(path)) if (part == "..") return false;
   return true;
 }
@@ -122,6 +123,18 @@ ToolResult sandbox_tool_result(const SandboxResult& r) {
   std::string text = r.output.empty() ? std::string("(no output)") : r.output;
   if (!r.clean()) text += (text.back() == '\n' ? "" : "\n") + std::string("[") + r.ending() + "]";
   return {text, r.clean()};
+}
+
+void describe(ConfigIO& io, PythonToolConfig& c) {
+  io.field("interpreter", c.python);
+  io.field("temp_root", c.temp_root);
+  io.field("max_code_bytes", c.max_code_bytes, int64_t{1}, int64_t{1} << 30);
+  io.field("wall_seconds", c.limits.wall_seconds, 0.01, 3600.0);
+  io.field("cpu_seconds", c.limits.cpu_seconds, int64_t{1}, int64_t{3600});
+  io.field("memory_mb", c.limits.memory_mb, int64_t{16}, int64_t{1} << 20);
+  io.field("max_file_mb", c.limits.max_file_mb, int64_t{0}, int64_t{1} << 20);
+  io.field("max_open_files", c.limits.max_open_files, int64_t{8}, int64_t{1} << 20);
+  io.field("max_output_bytes", c.limits.max_output_bytes, int64_t{1}, int64_t{1} << 30);
 }
 
 }  // namespace dsrl

@@ -11,6 +11,8 @@
 
 namespace dsrl {
 
+class ConfigIO;
+
 struct PythonToolConfig {
   // Interpreter: a path or a name on PATH (shims and venvs are resolved once). Under root the code runs as
   // `nobody`, which must be able to read it: the system one, not one under /root.
@@ -19,8 +21,12 @@ struct PythonToolConfig {
   int64_t max_code_bytes = 65536;  // longer code is refused with an error result
   SandboxLimits limits;            // per call: wall clock, CPU, memory, file size, open files, output bytes
 };
+// YAML keys: interpreter, temp_root, max_code_bytes and the limits' wall_seconds, cpu_seconds, memory_mb,
+// max_file_mb, max_open_files, max_output_bytes.
+void describe(ConfigIO& io, PythonToolConfig& c);
 
-// Whether `path` is relative and never climbs out with "..": a file name a tool may create in its folder.
+// Whether `path` is relative, has no NUL byte and never climbs out with "..": a file name a tool may create in its
+// folder.
 bool is_relative_inside(const std::string& path);
 
 // A sandboxed run as a tool result: the output ("(no output)" when none), then "[exit 1]" / "[killed: ...]" on a

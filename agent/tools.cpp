@@ -20,6 +20,23 @@ std::string tool_schema(const std::string& name, const std::string& description,
       .dump();
 }
 
+namespace {
+
+class BorrowedTool : public Tool {
+ public:
+  explicit BorrowedTool(Tool& tool) : tool_(tool) {}
+  std::string name() const override { return tool_.name(); }
+  std::string schema_json() const override { return tool_.schema_json(); }
+  ToolResult call(const std::string& arguments_json) override { return tool_.call(arguments_json); }
+
+ private:
+  Tool& tool_;
+};
+
+}  // namespace
+
+std::unique_ptr<Tool> borrow_tool(Tool& tool) { return std::make_unique<BorrowedTool>(tool); }
+
 void ToolRegistry::add(std::unique_ptr<Tool> tool) {
   const std::string name = tool->name();
   DSRL_CHECK(!tools_.count(name), "tool '{}' registered twice", name);

@@ -37,6 +37,10 @@ struct ToolParameter {
 std::string tool_schema(const std::string& name, const std::string& description,
                         const std::vector<ToolParameter>& parameters);
 
+// A tool that forwards to `tool`, owned elsewhere and outliving it: one tool shared by per-trajectory registries
+// (its calls must then be safe from several threads, as a shared registry's already are).
+std::unique_ptr<Tool> borrow_tool(Tool& tool);
+
 class ToolRegistry {
  public:
   // Throws dsrl::Error on a second tool with the same name.

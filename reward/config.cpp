@@ -9,7 +9,8 @@ void describe(ConfigIO& io, SignalWeights& c) {
   for (auto [key, value] : {std::pair<const char*, double*>{"rule", &c.rule}, {"format", &c.format},
                             {"length", &c.length}, {"language", &c.language},
                             {"language_reasoning", &c.language_reasoning}, {"judge", &c.judge},
-                            {"math_verifier", &c.math_verifier}, {"math_generator", &c.math_generator}})
+                            {"math_verifier", &c.math_verifier}, {"math_generator", &c.math_generator},
+                            {"code_tests", &c.code_tests}})
     io.field(key, *value, -1e6, 1e6);
 }
 
@@ -53,6 +54,7 @@ void describe(ConfigIO& io, TaskTypeConfig& c) {
   io.section("format", c.format);
   io.section("length", c.length);
   io.section("math_v2", c.math_v2);
+  io.section("code_tests", c.code_tests);
 }
 
 void describe(ConfigIO& io, RewardServiceConfig& c) {

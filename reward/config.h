@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "agent/python_tool.h"
 #include "common/server_config.h"
 #include "reward/judge.h"
 
@@ -21,6 +22,8 @@ struct SignalWeights {
   double judge = 0;               // the generative reward model's score, normalised (judge:)
   double math_verifier = 0;       // DeepSeekMath-V2 verifier reward (math_v2:), reference = annotated score
   double math_generator = 0;      // DeepSeekMath-V2 generator reward (math_v2:), reference = the proof's score
+  double code_tests = 0;          // 1 when the hidden tests (reference_answer) pass beside the item's files, run in
+                                  // the sandbox (code_tests:), else 0
 };
 void describe(ConfigIO& io, SignalWeights& c);
 
@@ -60,6 +63,7 @@ struct TaskTypeConfig {
   FormatConfig format;
   LengthConfig length;
   MathV2Config math_v2;
+  PythonToolConfig code_tests;    // the interpreter and sandbox limits the hidden tests run under
 };
 void describe(ConfigIO& io, TaskTypeConfig& c);
 

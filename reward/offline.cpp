@@ -20,10 +20,10 @@ ScoreItem parse_item(const std::string& line, const std::string& where) {
   }
   DSRL_CHECK(j.is_object(), "{}: expected a JSON object (a RewardItem), got {}", where, j.type_name());
   static const std::set<std::string> known = {"id", "task_type", "prompt", "response", "reference_answer", "rubric",
-                                              "target_language", "response_tokens", "length_budget"};
+                                              "target_language", "response_tokens", "length_budget", "files"};
   for (const auto& [key, _] : j.items())
     DSRL_CHECK(known.count(key), "{}: unknown field '{}' (RewardItem fields: id, task_type, prompt, response, "
-               "reference_answer, rubric, target_language, response_tokens, length_budget)", where, key);
+               "reference_answer, rubric, target_language, response_tokens, length_budget, files)", where, key);
   ScoreItem item;
   auto text = [&](const char* key, std::string& field) {
     if (!j.contains(key)) return;
@@ -45,6 +45,13 @@ ScoreItem parse_item(const std::string& line, const std::string& where) {
   text("target_language", item.target_language);
   count("response_tokens", item.response_tokens);
   count("length_budget", item.length_budget);
+  if (j.contains("files")) {
+    DSRL_CHECK(j["files"].is_object(), "{}: field 'files' must be an object of path -> content", where);
+    for (const auto& [path, content] : j["files"].items()) {
+      DSRL_CHECK(content.is_string(), "{}: files['{}'] must be a string (the file's content)", where, path);
+      item.files[path] = content.get<std::string>();
+    }
+  }
   return item;
 }
 

@@ -6,6 +6,8 @@
 #include <set>
 #include <thread>
 
+#include "agent/code_tasks.h"
+#include "common/error.h"
 #include "reward/answer.h"
 #include "reward/judge.h"
 #include "reward/math_v2.h"
@@ -42,11 +44,34 @@ void check_size(const ScoreItem& item, int64_t limit) {
                             {"rubric", &item.rubric}})
     if (static_cast<int64_t>(text->size()) > limit)
       throw ItemError(fmt::format("{} has {} bytes, above max_text_bytes {}", name, text->size(), limit));
+  size_t files_bytes = 0;
+  for (const auto& [path, content] : item.files) files_bytes += path.size() + content.size();
+  if (static_cast<int64_t>(files_bytes) > limit)
+    throw ItemError(fmt::format("files has {} bytes (paths and contents), above max_text_bytes {}", files_bytes, limit));
+}
+
+// The code_tests signal: 1 when the hidden tests pass beside the item's files in the sandbox.
+double code_tests_score(const ScoreItem& item, const PythonTool& python) {
+  if (item.reference_answer.empty()) throw ItemError("signal code_tests needs the hidden tests in reference_answer");
+  if (item.files.empty()) throw ItemError("signal code_tests needs the repository in files");
+  for (const auto& [path, _] : item.files)
+    if (!is_relative_inside(path))
+      throw ItemError(fmt::format("files: '{}' is not a relative path inside the repository", path));
+  return hidden_tests_pass(python, item.files, item.reference_answer) ? 1.0 : 0.0;
 }
 
 }  // namespace
 
-Scorer::Scorer(RewardServiceConfig config, JudgeBackend* judge) : config_(std::move(config)), judge_(judge) {}
+Scorer::Scorer(RewardServiceConfig config, JudgeBackend* judge) : config_(std::move(config)), judge_(judge) {
+  for (const auto& [name, t] : config_.task_types) {
+    if (t.weights.code_tests == 0) continue;
+    try {
+      sandboxes_[name] = std::make_unique<PythonTool>(t.code_tests);
+    } catch (const Error& e) {
+      DSRL_FAIL("task_types.{}.code_tests: {}", name, e.what());
+    }
+  }
+}
 
 std::vector<std::string> Scorer::task_types() const {
   std::vector<std::string> names;
@@ -166,6 +191,7 @@ ItemResult Scorer::score_one(const ScoreItem& item, const ItemJudgements& judged
       add("math_generator", w.math_generator,
           generator_reward(answer_part(item.response), proof_score, meta, {t.math_v2.alpha, t.math_v2.beta}, tmpl));
     }
+    if (w.code_tests != 0) add("code_tests", w.code_tests, code_tests_score(item, *sandboxes_.at(item.task_type)));
     if (w.judge != 0)
       add("judge", w.judge, judged_score(*judged.judge, "signal judge", config_.judge.score_min, config_.judge.score_max));
   } catch (const std::exception& e) {

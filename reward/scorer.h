@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -13,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/python_tool.h"
 #include "reward/config.h"
 
 namespace dsrl {
@@ -22,6 +25,7 @@ struct ScoreItem {
   std::string id, task_type, prompt, response, reference_answer, rubric, target_language;
   int64_t response_tokens = 0;
   int64_t length_budget = 0;  // 0: the task type's length.budget
+  std::map<std::string, std::string> files;  // code_tests: the repository to run the hidden tests beside
 };
 
 struct ItemResult {
@@ -52,7 +56,8 @@ struct ItemJudgements {
 
 class Scorer {
  public:
-  // judge: where judgements come from (judge_client.h); nullptr: items that need one get an error.
+  // judge: where judgements come from (judge_client.h); nullptr: items that need one get an error. Task types
+  // with a code_tests signal get their sandboxed interpreter here: throws dsrl::Error when it cannot run.
   explicit Scorer(RewardServiceConfig config, JudgeBackend* judge = nullptr);
   // Scores the batch: judgements first (all of the batch's at once), then the items in parallel
   // (config.threads). Problems of one item go to its error; throws BatchError, or JudgeUnavailable.
@@ -74,6 +79,7 @@ class Scorer {
 
   RewardServiceConfig config_;
   JudgeBackend* judge_;
+  std::map<std::string, std::unique_ptr<PythonTool>> sandboxes_;  // task type -> its code_tests interpreter
   std::atomic<uint64_t> scored_{0}, failed_{0}, judgements_{0}, judgements_failed_{0};
   mutable std::mutex recent_mutex_;
   mutable std::deque<std::pair<std::chrono::steady_clock::time_point, size_t>> recent_;  // (when, items)

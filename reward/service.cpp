@@ -15,9 +15,11 @@ grpc::Status RewardService::Score(grpc::ServerContext*, const reward::ScoreReque
   } in_flight(in_flight_);
   std::vector<ScoreItem> items;
   items.reserve(request->items_size());
-  for (const auto& i : request->items())
+  for (const auto& i : request->items()) {
     items.push_back(ScoreItem{i.id(), i.task_type(), i.prompt(), i.response(), i.reference_answer(), i.rubric(),
-                              i.target_language(), i.response_tokens(), i.length_budget()});
+                              i.target_language(), i.response_tokens(), i.length_budget(), {}});
+    items.back().files.insert(i.files().begin(), i.files().end());
+  }
   try {
     for (const ItemResult& r : scorer_.score(items)) {
       reward::ItemScore* s = response->add_scores();

@@ -11,7 +11,7 @@ root = sys.argv[1]
 # reward may include model/ for the judge's tokenizer only: a torch-free folder that sees torch is an error.
 ALLOWED = {
     "common": set(), "proto": {"common"}, "kernels": set(), "model": {"kernels", "common"},
-    "rollout": {"model", "proto", "common", "kernels"}, "reward": {"proto", "common", "model"},
+    "rollout": {"model", "proto", "common", "kernels"}, "reward": {"proto", "common", "model", "agent"},
     "trainer": {"model", "proto", "common", "kernels", "agent"}, "agent": {"model", "common"},
 }
 TORCH_OK = {"model", "rollout", "trainer"}

@@ -9,6 +9,7 @@
 
 #include "agent/bm25.h"
 #include "agent/calculator.h"
+#include "agent/code_tasks.h"
 #include "agent/loop.h"
 #include "agent/multihop.h"
 #include "agent/python_tool.h"
@@ -70,11 +71,21 @@ GrpoSample context_sample(const AgentContext& c) {
 }
 
 // The trajectory's account for agent_trajectories.jsonl (the answer cut to 200 bytes).
-std::string agent_log(const AgentTrajectory& t) {
-  return nlohmann::json{{"turns", t.turns}, {"tool_calls", t.tool_calls}, {"tool_errors", t.tool_errors},
-                        {"resets", t.resets}, {"contexts", t.contexts.size()}, {"finish", t.finish},
-                        {"error", t.error}, {"answer", valid_utf8(utf8_prefix(t.answer, 200))}}
-      .dump();
+nlohmann::json agent_log(const AgentTrajectory& t) {
+  return {{"turns", t.turns}, {"tool_calls", t.tool_calls}, {"tool_errors", t.tool_errors}, {"resets", t.resets},
+          {"contexts", t.contexts.size()}, {"finish", t.finish}, {"error", t.error},
+          {"answer", valid_utf8(utf8_prefix(t.answer, 200))}};
+}
+
+// The paths a trajectory created, changed or (never, the tools cannot) removed in its workspace.
+std::vector<std::string> changed_files(const std::map<std::string, std::string>& before,
+                                       const std::map<std::string, std::string>& after) {
+  std::vector<std::string> out;
+  for (const auto& [path, content] : after) {
+    auto it = before.find(path);
+    if (it == before.end() || it->second != content) out.push_back(path);
+  }
+  return out;
 }
 
 void add_up(AgentStats* a, const AgentTrajectory& t) {
@@ -98,20 +109,35 @@ void to_means(AgentStats* a) {
 
 }  // namespace
 
-// The tools of grpo.agent, and the corpus index search and open read.
+// The tools of grpo.agent: the ones all trajectories share (and the corpus index search and open read), and
+// whether each trajectory also gets the workspace tools over its own copy of its task's files.
 struct GrpoCollector::Toolbox {
+  std::vector<std::string> names;            // grpo.agent.tools, in the order the prompt lists them
   std::unique_ptr<Bm25Index> index;
-  ToolRegistry registry;
+  std::unique_ptr<PythonTool> python;        // the python tool's and run_tests' interpreter (checked once)
+  std::map<std::string, std::unique_ptr<Tool>> shared;  // calculator, search, open
 
-  explicit Toolbox(const GrpoAgentConfig& c) {
+  explicit Toolbox(const GrpoAgentConfig& c) : names(c.tools) {
     if (!c.corpus.empty()) index = std::make_unique<Bm25Index>(read_corpus(c.corpus));
     for (const std::string& name : c.tools) {
-      if (name == "calculator") registry.add(std::make_unique<CalculatorTool>());
-      else if (name == "python") registry.add(std::make_unique<PythonTool>(c.python));
-      else if (name == "search") registry.add(std::make_unique<SearchTool>(*index, c.search_results));
-      else if (name == "open") registry.add(std::make_unique<OpenTool>(*index, c.open_max_bytes));
-      else DSRL_FAIL("grpo.agent.tools: unknown tool '{}'", name);
+      if (name == "calculator") shared[name] = std::make_unique<CalculatorTool>();
+      else if (name == "search") shared[name] = std::make_unique<SearchTool>(*index, c.search_results);
+      else if (name == "open") shared[name] = std::make_unique<OpenTool>(*index, c.open_max_bytes);
+      else if (name != "python" && name != "workspace") DSRL_FAIL("grpo.agent.tools: unknown tool '{}'", name);
+      if ((name == "python" || name == "workspace") && !python) python = std::make_unique<PythonTool>(c.python);
     }
+  }
+  bool has_workspace() const { return std::count(names.begin(), names.end(), "workspace") > 0; }
+
+  // One trajectory's tools, the workspace's over its own `files`.
+  ToolRegistry registry(Workspace& files) const {
+    ToolRegistry r;
+    for (const std::string& name : names) {
+      if (name == "python") r.add(borrow_tool(*python));
+      else if (name == "workspace") add_workspace_tools(r, files, *python);
+      else r.add(borrow_tool(*shared.at(name)));
+    }
+    return r;
   }
 };
 
@@ -187,11 +213,15 @@ std::vector<GrpoCollector::Episode> GrpoCollector::trajectories(const std::vecto
                                                                 const Sampling& s, AgentStats* stats) {
   const GrpoAgentConfig& a = config_.agent;
   std::vector<std::vector<ChatMessage>> conversations;
+  std::vector<Workspace> workspaces;  // each trajectory edits its own copy of its task's files
   for (const GrpoPrompt& p : prompts) {
     std::vector<ChatMessage> c;
     if (!a.system_prompt.empty()) c.push_back({"system", a.system_prompt, "", {}});
     c.push_back({"user", p.user, "", {}});
-    for (int64_t g = 0; g < s.per_prompt; ++g) conversations.push_back(c);
+    for (int64_t g = 0; g < s.per_prompt; ++g) {
+      conversations.push_back(c);
+      workspaces.emplace_back().files = p.files;
+    }
   }
   uint64_t round = 0;
   const TurnGenerator generate = [&](const std::vector<TurnRequest>& turns) {
@@ -212,13 +242,22 @@ std::vector<GrpoCollector::Episode> GrpoCollector::trajectories(const std::vecto
     }
     return out;
   };
-  std::vector<AgentTrajectory> done =
-      run_agents(conversations, *tokenizer_, tools_->registry, a.loop, generate);
+  std::vector<ToolRegistry> registries;
+  std::vector<const ToolRegistry*> tools;
+  registries.reserve(workspaces.size());
+  for (Workspace& w : workspaces) tools.push_back(&registries.emplace_back(tools_->registry(w)));
+  std::vector<AgentTrajectory> done = run_agents(conversations, *tokenizer_, tools, a.loop, generate);
   std::vector<Episode> out;
-  for (AgentTrajectory& t : done) {
+  for (size_t i = 0; i < done.size(); ++i) {
+    AgentTrajectory& t = done[i];
     add_up(stats, t);
     Episode e;
-    e.agent_log = agent_log(t);
+    nlohmann::json log = agent_log(t);
+    if (tools_->has_workspace()) {
+      e.files = std::move(workspaces[i].files);
+      log["changed_files"] = changed_files(prompts[i / static_cast<size_t>(s.per_prompt)].files, e.files);
+    }
+    e.agent_log = log.dump();
     e.response = valid_utf8(t.answer);
     e.response_tokens = t.generated_tokens;
     e.stopped = t.finish == "answered";
@@ -256,6 +295,7 @@ std::vector<RewardResult> GrpoCollector::score(const std::vector<GrpoPrompt>& pr
     item.reference_answer = p.answer;
     item.rubric = p.rubric;
     item.response_tokens = episodes[i].response_tokens;
+    item.files = episodes[i].files;
     items.push_back(std::move(item));
   }
   return reward_.score(items);

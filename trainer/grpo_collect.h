@@ -80,6 +80,7 @@ class GrpoCollector {
     std::vector<GrpoSample> pieces;    // one, or one per context of an agent trajectory (advantage unset)
     std::string error;                 // an agent trajectory that ended on an error: dropped like a reward error
     std::string agent_log;             // an agent trajectory's account as a JSON object (reward added later)
+    std::map<std::string, std::string> files;  // the workspace tool's repository at the end (code tasks)
   };
   struct Sampling {
     double temperature = 1;

@@ -14,21 +14,10 @@ void describe(ConfigIO& io, GrpoTaskConfig& c) {
   io.field("prompt_field", c.prompt_field);
   io.field("answer_field", c.answer_field);
   io.field("rubric_field", c.rubric_field);
+  io.field("files_field", c.files_field);
   io.field("kl_beta", c.kl_beta, -1.0, 1e6);
   if (io.reading() && c.synthetic.task.empty() == c.path.empty())
     io.fail("path", "a task needs exactly one of synthetic.task (a built-in generator) and path (a JSONL file)");
-}
-
-void describe(ConfigIO& io, PythonToolConfig& c) {
-  io.field("interpreter", c.python);
-  io.field("temp_root", c.temp_root);
-  io.field("max_code_bytes", c.max_code_bytes, int64_t{1}, int64_t{1} << 30);
-  io.field("wall_seconds", c.limits.wall_seconds, 0.01, 3600.0);
-  io.field("cpu_seconds", c.limits.cpu_seconds, int64_t{1}, int64_t{3600});
-  io.field("memory_mb", c.limits.memory_mb, int64_t{16}, int64_t{1} << 20);
-  io.field("max_file_mb", c.limits.max_file_mb, int64_t{0}, int64_t{1} << 20);
-  io.field("max_open_files", c.limits.max_open_files, int64_t{8}, int64_t{1} << 20);
-  io.field("max_output_bytes", c.limits.max_output_bytes, int64_t{1}, int64_t{1} << 30);
 }
 
 void describe(ConfigIO& io, GrpoAgentConfig& c) {
@@ -52,8 +41,8 @@ void describe(ConfigIO& io, GrpoAgentConfig& c) {
   io.section("python", c.python);
   if (!io.reading() || !c.enabled) return;
   for (const auto& t : c.tools)
-    if (t != "calculator" && t != "python" && t != "search" && t != "open")
-      io.fail("tools", fmt::format("unknown tool '{}' (known: calculator, python, search, open)", t));
+    if (t != "calculator" && t != "python" && t != "search" && t != "open" && t != "workspace")
+      io.fail("tools", fmt::format("unknown tool '{}' (known: calculator, python, search, open, workspace)", t));
   const bool reads_corpus = std::count(c.tools.begin(), c.tools.end(), "search") + std::count(c.tools.begin(), c.tools.end(), "open") > 0;
   if (reads_corpus && c.corpus.empty()) io.fail("corpus", "the search and open tools need a corpus (a JSONL file of {id, title, text})");
 }

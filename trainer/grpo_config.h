@@ -23,6 +23,7 @@ struct GrpoTaskConfig {
   std::string prompt_field = "prompt";   // the user message
   std::string answer_field = "answer";   // the reference answer (may be absent when no signal needs it)
   std::string rubric_field = "rubric";   // per-item judge rubric (optional)
+  std::string files_field = "files";     // a code task's repository, {path: content} (optional; the workspace tool)
   double kl_beta = -1;                   // this domain's KL weight (the seeds weaken or drop it per domain);
                                          // < 0: grpo.kl_beta
 };
@@ -32,7 +33,9 @@ void describe(ConfigIO& io, GrpoTaskConfig& c);
 // (agent/loop.h) driven by rank 0 through the rollout workers, tools run on rank 0.
 struct GrpoAgentConfig {
   bool enabled = false;
-  std::vector<std::string> tools = {"search", "open"};  // of calculator, python, search, open
+  // Of calculator, python, search, open, and workspace: list_files, read_file, write_file and run_tests over the
+  // task's files (files_field), one copy per trajectory, which the reward's code_tests signal then tests.
+  std::vector<std::string> tools = {"search", "open"};
   std::string corpus;              // JSONL {id, title, text} that search and open read (needed by them)
   std::string system_prompt;       // a system message before each task's user message ("": none)
   int64_t search_results = 5;      // most hits one search returns

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "agent/python_tool.h"
 #include "common/error.h"
 #include "trainer/data_source.h"
 #include "trainer/data_synthetic.h"
@@ -16,7 +17,7 @@ namespace dsrl {
 namespace {
 
 GrpoPrompt make_prompt(const std::string& user, const std::string& answer, const std::string& rubric, int64_t task) {
-  return GrpoPrompt{user, chat_document(user, "").prompt, answer, rubric, task};
+  return GrpoPrompt{user, chat_document(user, "").prompt, answer, rubric, {}, task};
 }
 
 std::vector<GrpoPrompt> synthetic_prompts(const SyntheticConfig& s, int64_t task) {
@@ -32,6 +33,24 @@ std::string optional_string(const nlohmann::json& object, const std::string& fie
   return it->get<std::string>();
 }
 
+// {path: content} with relative paths inside the repository; empty when the field is absent.
+std::map<std::string, std::string> optional_files(const nlohmann::json& object, const std::string& field,
+                                                  const std::string& where) {
+  std::map<std::string, std::string> files;
+  auto it = object.find(field);
+  if (it == object.end() || it->is_null()) return files;
+  DSRL_CHECK(it->is_object(), "{}: field \"{}\" must be an object of path -> content, got {}", where, field,
+             it->type_name());
+  for (const auto& [path, content] : it->items()) {
+    DSRL_CHECK(is_relative_inside(path),
+               "{}: {}: '{}' is not a relative path inside the repository", where, field, path);
+    DSRL_CHECK(content.is_string(), "{}: {}['{}'] must be a string (the file's content), got {}", where, field, path,
+               content.type_name());
+    files[path] = content.get<std::string>();
+  }
+  return files;
+}
+
 std::vector<GrpoPrompt> file_prompts(const GrpoTaskConfig& t, int64_t task) {
   std::vector<GrpoPrompt> out;
   read_jsonl_objects(t.path, [&](const nlohmann::json& object, const std::string& where) {
@@ -39,6 +58,7 @@ std::vector<GrpoPrompt> file_prompts(const GrpoTaskConfig& t, int64_t task) {
     DSRL_CHECK(!user.empty(), "{}: missing or empty prompt field \"{}\"", where, t.prompt_field);
     out.push_back(make_prompt(user, optional_string(object, t.answer_field, where),
                               optional_string(object, t.rubric_field, where), task));
+    out.back().files = optional_files(object, t.files_field, where);
   });
   DSRL_CHECK(!out.empty(), "grpo task file '{}' holds no prompts", t.path);
   return out;

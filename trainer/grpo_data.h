@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ struct GrpoPrompt {
   std::string text;       // rendered in the chat format, up to the open assistant turn: what the policy sees
   std::string answer;     // the reference answer ("" when the task has none)
   std::string rubric;     // the judge rubric ("" when none)
+  std::map<std::string, std::string> files;  // a code task's repository (empty when none)
   int64_t task = 0;       // index into grpo.tasks
 };
 

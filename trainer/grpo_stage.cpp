@@ -150,6 +150,7 @@ void record_step(const std::string& run_dir, EventWriter& events, const StepReco
                       {"response_length", r.collect.length_mean},
                       {"stopped_share", r.collect.stopped_share},
                       {"samples", r.collect.samples},
+                      {"samples_scored", r.collect.scored},
                       {"samples_trained", r.collect.trained},
                       {"zero_variance_groups", r.collect.zero_variance_groups},
                       {"dropped_groups", r.collect.dropped_groups},

@@ -35,6 +35,7 @@ std::vector<RewardResult> RewardClient::score(const std::vector<RewardRequestIte
     r->set_prompt(x.prompt);
     r->set_response(x.response);
     r->set_reference_answer(x.reference_answer);
+    r->mutable_files()->insert(x.files.begin(), x.files.end());
     r->set_rubric(x.rubric);
     r->set_target_language(x.target_language);
     r->set_response_tokens(static_cast<uint32_t>(x.response_tokens));

@@ -12,6 +12,7 @@ namespace dsrl {
 struct RewardRequestItem {
   std::string id, task_type, prompt, response, reference_answer, rubric, target_language;
   int64_t response_tokens = 0;
+  std::map<std::string, std::string> files;  // an agent's repository (the code_tests signal)
 };
 
 struct RewardResult {

@@ -49,10 +49,12 @@ TEST(CodeTasks, WorkspaceToolsRefuseBadPathsAndSizes) {
   EXPECT_NE(tools.call("list_files", "{}").text.find("solution.py (6 bytes)"), std::string::npos);
   EXPECT_EQ(tools.call("read_file", args({{"path", "solution.py"}})).text, "x = 1\n");
   EXPECT_FALSE(tools.call("read_file", args({{"path", "missing.py"}})).ok);
-  for (const char* bad : {"../escape.py", "/etc/passwd", "a/../../b.py", ""})
+  const std::vector<std::string> bad_paths = {"../escape.py", "/etc/passwd", "a/../../b.py", "",
+                                              std::string("a\0b.py", 6)};
+  for (const std::string& bad : bad_paths)
     EXPECT_FALSE(tools.call("write_file", args({{"path", bad}, {"content", "x"}})).ok) << bad;
   EXPECT_FALSE(tools.call("write_file", args({{"path", "big.py"}, {"content", std::string(101, 'x')}})).ok);
-  EXPECT_TRUE(tools.call("write_file", args({{"path", "pkg/new.py"}, {"content", "y = 2\n"}})).ok);
+  EXPECT_TRUE(tools.call("write_file", args({{"path", "pkg/new0.py"}, {"content", "y = 2\n"}})).ok);
   EXPECT_FALSE(tools.call("write_file", args({{"path", "third.py"}, {"content", ""}})).ok) << "max_files";
   EXPECT_FALSE(tools.call("write_file", args({{"path", "solution.py"}})).ok) << "no content";
   EXPECT_EQ(w.files.size(), 2u);

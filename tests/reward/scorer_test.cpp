@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/code_tasks.h"
 #include "common/config.h"
+#include "common/error.h"
 #include "reward/offline.h"
 #include "reward/scorer.h"
 #include "tests/reward/scorer_helpers.h"
@@ -104,6 +106,39 @@ TEST(Scorer, ParallelScoringKeepsOrder) {
   for (int i = 0; i < 5000; ++i) {
     EXPECT_EQ(r[i].id, std::to_string(i));
     EXPECT_EQ(signal(r[i], "rule"), i % 7 == 3 ? 1 : 0);
+  }
+}
+
+// code_tests: the hidden tests (reference_answer) run beside the item's files in the sandbox.
+TEST(Scorer, CodeTestsRunTheHiddenTestsBesideTheFiles) {
+  Scorer scorer(config_of("task_types: {code: {weights: {code_tests: 1.0}, code_tests: {wall_seconds: 2}}}"));
+  const CodeTask t = make_code_tasks(1, 5)[0];
+  auto code_item = [&](const std::string& id, std::map<std::string, std::string> files) {
+    ScoreItem i = item(id, "code", "The tests pass now.", t.hidden_tests);
+    i.files = std::move(files);
+    return i;
+  };
+  std::map<std::string, std::string> fixed = t.files;
+  fixed["solution.py"] = t.fixed_solution;
+  std::map<std::string, std::string> endless = t.files;
+  endless["solution.py"] = "while True: pass\n";  // until the wall-clock limit
+  ScoreItem no_tests = code_item("no_tests", fixed);
+  no_tests.reference_answer = "";
+  auto r = scorer.score({code_item("buggy", t.files), code_item("fixed", fixed), code_item("none", {}),
+                         code_item("escape", {{"../solution.py", t.fixed_solution}}), no_tests,
+                         code_item("endless", endless)});
+  EXPECT_EQ(signal(r[0], "code_tests"), 0);
+  EXPECT_EQ(signal(r[1], "code_tests"), 1);
+  EXPECT_DOUBLE_EQ(r[1].total, 1);
+  EXPECT_NE(r[2].error.find("needs the repository in files"), std::string::npos) << r[2].error;
+  EXPECT_NE(r[3].error.find("'../solution.py' is not a relative path inside"), std::string::npos) << r[3].error;
+  EXPECT_NE(r[4].error.find("needs the hidden tests in reference_answer"), std::string::npos) << r[4].error;
+  EXPECT_EQ(signal(r[5], "code_tests"), 0) << "killed at the wall-clock limit";
+  try {
+    Scorer bad(config_of("task_types: {code: {weights: {code_tests: 1.0}, code_tests: {interpreter: /no/python3}}}"));
+    ADD_FAILURE() << "a code_tests interpreter that does not exist must fail at start";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("task_types.code.code_tests"), std::string::npos) << e.what();
   }
 }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "trainer/data_loader.h"
+#include "trainer/grpo_data.h"
 #include "trainer/data_synthetic.h"
 #include "tests/common/error_of.h"
 
@@ -304,6 +305,31 @@ TEST_F(DataTest, SyntheticAnswersCheckOut) {
   EXPECT_EQ(expected_answer("copy", "Copy this string exactly: abc"), "abc");
   EXPECT_FALSE(expected_answer("arithmetic", "What is 3 + x?").has_value());
   EXPECT_FALSE(check_answer("copy", "hello", "hello"));
+}
+
+// A code task's repository (files_field) comes with its prompt; a bad one is refused naming file:line.
+TEST_F(DataTest, GrpoTaskFilesComeWithThePrompt) {
+  const std::string path = (dir_ / "code.jsonl").string();
+  auto mixture = [&](const std::string& line) {
+    std::ofstream(path) << R"({"prompt": "fix it", "answer": "tests"})" << "\n" << line << "\n";
+    GrpoConfig g;
+    g.tasks[0].synthetic.task = "";
+    g.tasks[0].path = path;
+    g.eval_prompts = 0;
+    return PromptMixture(g);
+  };
+  std::vector<GrpoPrompt> drawn =
+      mixture(R"({"prompt": "fix", "files": {"solution.py": "x = 1\n", "pkg/a0.py": ""}})").next(2);
+  std::sort(drawn.begin(), drawn.end(), [](auto& a, auto& b) { return a.user < b.user; });
+  EXPECT_EQ(drawn[0].files, (std::map<std::string, std::string>{{"solution.py", "x = 1\n"}, {"pkg/a0.py", ""}}));
+  EXPECT_TRUE(drawn[1].files.empty()) << "no files field";
+  using testing::error_of;
+  EXPECT_NE(error_of([&] { mixture(R"({"prompt": "p", "files": ["solution.py"]})"); }).find(
+                path + ":2: field \"files\" must be an object of path -> content"), std::string::npos);
+  EXPECT_NE(error_of([&] { mixture(R"({"prompt": "p", "files": {"../up.py": "x"}})"); }).find(
+                "'../up.py' is not a relative path inside the repository"), std::string::npos);
+  EXPECT_NE(error_of([&] { mixture(R"({"prompt": "p", "files": {"a.py": 3}})"); }).find(
+                "files['a.py'] must be a string"), std::string::npos);
 }
 
 }  // namespace
