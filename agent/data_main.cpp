@@ -13,6 +13,11 @@
 //                        failing test (tools: workspace; reward: code_tests)
 //      cold_start.jsonl  the worked trajectory (read solution.py, write the fix, run the tests, say they pass),
 //                        its tool results real and its fix checked against the hidden tests
+//   dsrl-agent-data --set task=records --set out=data/records --set count=300 [--set difficulty=2]
+//   -> questions.jsonl   {prompt, answer, files: the database's CSV tables, difficulty, template}: general-agent
+//                        questions over a shop database (tools: records, calculator; reward task type records);
+//                        count per difficulty, every difficulty when difficulty is 0
+//      cold_start.jsonl  the worked trajectory (the queries, the calculator's sum, "Answer: N"), tool results real
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -25,17 +30,19 @@
 #include "agent/compute_tasks.h"
 #include "agent/multihop.h"
 #include "agent/python_tool.h"
+#include "agent/records.h"
 #include "common/cli.h"
 #include "model/chat.h"
 
 namespace dsrl {
 
 struct AgentDataConfig {
-  std::string task = "multihop";      // multihop | compute | code
+  std::string task = "multihop";      // multihop | compute | code | records
   std::string out = "data/multihop";  // folder for the files (created)
   MultihopConfig multihop;
-  int64_t count = 300;                // compute, code: tasks
-  uint64_t seed = 1;                  // compute, code: the tasks' seed
+  int64_t count = 300;                // compute, code, records: tasks (records: per difficulty)
+  uint64_t seed = 1;                  // compute, code, records: the tasks' seed
+  int difficulty = 0;                 // records: 1..3, or 0 for each in turn
   PythonToolConfig python;            // compute, code: the interpreter the cold-start programs and tests run in
   bool thinking = false;              // render the cold-start turns in thinking mode (as grpo.agent.thinking)
   int64_t search_results = 3;         // hits per search in the cold-start trajectories (as grpo.agent.search_results)
@@ -51,11 +58,12 @@ void describe(ConfigIO& io, MultihopConfig& c) {
 }
 
 void describe(ConfigIO& io, AgentDataConfig& c) {
-  io.choice("task", c.task, {"multihop", "compute", "code"});
+  io.choice("task", c.task, {"multihop", "compute", "code", "records"});
   io.field("out", c.out);
   io.section("multihop", c.multihop);
   io.field("count", c.count, int64_t{1}, int64_t{100000});
   io.field("seed", c.seed);
+  io.field("difficulty", c.difficulty, 0, kRecordsMaxDifficulty);
   io.field("python", c.python.python);
   io.field("thinking", c.thinking);
   io.field("search_results", c.search_results, int64_t{1}, int64_t{100});
@@ -175,16 +183,49 @@ int write_code(const AgentDataConfig& c) {
   return 0;
 }
 
+int write_records(const AgentDataConfig& c) {
+  const std::filesystem::path dir(c.out);
+  std::filesystem::create_directories(dir);
+  auto questions = open_out(dir / "questions.jsonl");
+  auto cold = open_out(dir / "cold_start.jsonl");
+  int64_t written = 0, turns = 0;
+  for (int d = 1; d <= kRecordsMaxDifficulty; ++d) {
+    if (c.difficulty != 0 && d != c.difficulty) continue;
+    for (const RecordsTask& t : make_records_tasks(c.count, d, c.seed)) {
+      questions << nlohmann::json{{"prompt", t.statement}, {"answer", t.answer}, {"files", t.files},
+                                  {"difficulty", t.difficulty}, {"template", t.template_name}}.dump()
+                << "\n";
+      const Workspace workspace{t.files};
+      ToolRegistry tools;
+      add_records_tools(tools, workspace);
+      tools.add(std::make_unique<CalculatorTool>());
+      std::vector<ChatMessage> steps;
+      for (const auto& calls : t.solution_calls) {
+        ChatMessage turn{"assistant", "", "", {}};
+        for (const auto& [name, arguments] : calls) turn.tool_calls.push_back({name, arguments});
+        steps.push_back(std::move(turn));
+      }
+      steps.push_back({"assistant", "Answer: " + t.answer, "", {}});
+      write_cold_start(cold, t.statement, steps, tools, c);
+      ++written;
+      turns += static_cast<int64_t>(steps.size());
+    }
+  }
+  fmt::print("wrote {} tasks and {} cold-start turns to {}\n", written, turns, dir.string());
+  return 0;
+}
+
 }  // namespace
 }  // namespace dsrl
 
 int main(int argc, char** argv) {
   return dsrl::run_main<dsrl::AgentDataConfig>(
       argc, argv,
-      "dsrl-agent-data: writes a built-in agent task (multihop: corpus, questions, cold-start turns; compute and "
-      "code: questions, cold-start turns)",
+      "dsrl-agent-data: writes a built-in agent task (multihop: corpus, questions, cold-start turns; compute, code "
+      "and records: questions, cold-start turns)",
       [](const dsrl::AgentDataConfig& c, const dsrl::CommandLine&) {
         if (c.task == "compute") return dsrl::write_compute(c);
+        if (c.task == "records") return dsrl::write_records(c);
         return c.task == "code" ? dsrl::write_code(c) : dsrl::write_multihop(c);
       });
 }

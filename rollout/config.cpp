@@ -10,6 +10,7 @@ void describe(ConfigIO& io, RolloutEngineConfig& c) {
   io.field("max_context", c.max_context, int64_t{0}, int64_t{1} << 30);
   io.field("kv_cache_mb", c.kv_cache_mb, 0.0, 1e9);
   io.choice("decode_graphs", c.decode_graphs, {"auto", "on", "off"});
+  io.field("max_prefill_tokens", c.max_prefill_tokens, int64_t{0}, int64_t{1} << 40);
   io.field("max_samples_per_prompt", c.max_samples_per_prompt, int64_t{1}, int64_t{1} << 20);
   io.field("max_queued", c.max_queued, int64_t{1}, int64_t{1} << 30);
 }

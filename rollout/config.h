@@ -20,6 +20,10 @@ struct RolloutEngineConfig {
   std::string decode_graphs = "auto";   // decode steps with fixed shapes (batch padded to a bucket, keys over the
                                         // whole context) replayed as CUDA graphs: auto (on for cuda, off for cpu),
                                         // on (on cpu: the fixed-shape step runs eagerly, as tests use it), off
+  int64_t max_prefill_tokens = 0;       // cap on one prefill's padded tokens (sequences x longest prompt): more
+                                        // queued sequences wait for the next one (0: no cap; at least one
+                                        // sequence always goes). Long agent contexts need it: a prefill's
+                                        // attention scores grow with sequences x length^2
   int64_t max_samples_per_prompt = 1024;  // G above this is refused
   int64_t max_queued = 100000;          // sequences waiting for a row; a request beyond is refused
 };

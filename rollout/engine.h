@@ -113,6 +113,7 @@ struct EngineStatus {
   std::string model;
   int64_t vocab_size = 0;
   int64_t running = 0, queued = 0;
+  int64_t prefills = 0;  // prefill forwards since start (engine.max_prefill_tokens splits them)
   int64_t kv_used_bytes = 0, kv_capacity_bytes = 0;
   double tokens_per_second = 0;
   double mask_bytes_per_token = 0;

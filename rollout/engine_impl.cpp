@@ -143,6 +143,7 @@ EngineStatus EngineImpl::status() {
   s.model = config_.model.checkpoint.empty() ? config_.model.config : config_.model.checkpoint;
   s.vocab_size = mc_.vocab_size;
   s.running = running_count_;
+  s.prefills = prefills_;
   s.queued = queued_count_;
   s.kv_capacity_bytes = cache_->bytes();
   s.kv_used_bytes = cached_tokens_ * cache_->bytes_per_token();
@@ -200,14 +201,19 @@ void EngineImpl::loop() {
 }
 
 void EngineImpl::admit(std::vector<Sequence*>& admitted) {
+  const int64_t cap = config_.engine.max_prefill_tokens;
+  int64_t longest = 0;  // the prefill pads every admitted prompt to the longest
   while (!queue_.empty() && static_cast<int64_t>(running_.size()) < cache_->rows()) {
     auto [job, seq] = queue_.front();
+    const int64_t padded_longest = std::max<int64_t>(longest, static_cast<int64_t>(seq->prompt->size()));
+    if (cap > 0 && !admitted.empty() && padded_longest * static_cast<int64_t>(admitted.size() + 1) > cap) break;
     queue_.pop_front();
     if (job->cancelled) {
       seq->out.finish = FinishReason::kAborted;
       job->finish_one();
       continue;
     }
+    longest = padded_longest;
     seq->row = static_cast<int64_t>(running_.size());
     seq->out.policy_versions = {version_};
     cache_->reset_row(seq->row);

@@ -151,7 +151,7 @@ class EngineImpl : public Engine {
   std::vector<Sequence*> running_;      // running_[row]; engine thread only
   std::map<Job*, std::shared_ptr<Job>> live_;  // jobs with running sequences; engine thread only
   std::atomic<uint64_t> version_{0};
-  std::atomic<int64_t> running_count_{0}, queued_count_{0}, cached_tokens_{0};
+  std::atomic<int64_t> running_count_{0}, queued_count_{0}, cached_tokens_{0}, prefills_{0};
   std::mutex stats_mutex_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, int64_t>> recent_;  // (time, tokens) per step
   int64_t mask_bytes_ = 0, mask_tokens_ = 0;

@@ -12,6 +12,7 @@ namespace dsrl::rollout_engine {
 
 void EngineImpl::prefill(const std::vector<Sequence*>& fresh) {
   const int64_t m = static_cast<int64_t>(fresh.size()), first = fresh.front()->row;
+  ++prefills_;
   int64_t longest = 0;
   for (const Sequence* s : fresh) longest = std::max<int64_t>(longest, s->prompt->size());
   at::Tensor tokens = at::zeros({m, longest}, at::kLong);

@@ -43,7 +43,7 @@ void describe(ConfigIO& io, LoopConfig& c) {
 }
 
 void describe(ConfigIO& io, TrainConfig& c) {
-  io.choice("stage", c.stage, {"preflight", "lm", "dense_warmup", "sparse", "grpo"});
+  io.choice("stage", c.stage, {"preflight", "lm", "dense_warmup", "sparse", "grpo", "synthesize"});
   io.choice("device", c.device, {"cpu", "cuda"});
   io.field("run_dir", c.run_dir);
   io.section("log", c.log);
@@ -56,10 +56,12 @@ void describe(ConfigIO& io, TrainConfig& c) {
   io.section("indexer", c.indexer);
   io.section("train", c.train);
   io.section("grpo", c.grpo);
+  io.section("synth", c.synth);
   if (!io.reading() || c.stage == "preflight") return;
   if (c.model.checkpoint.empty() && c.model.config.empty())
     io.fail("model", "needs model.checkpoint (a folder) or model.config (a model config to initialise)");
-  if (c.stage == "grpo") return;  // its own data (grpo.tasks); the endpoints are checked when it starts
+  // grpo and synthesize have their own data (grpo.tasks, synth); the endpoints are checked when they start.
+  if (c.stage == "grpo" || c.stage == "synthesize") return;
   if (c.data.sources.empty() && c.data.synthetic.task.empty())
     io.fail("data", "needs data.sources or data.synthetic.task: give at least one source file or a synthetic task");
   if (c.stage == "dense_warmup" && c.attention == "sparse")

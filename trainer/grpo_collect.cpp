@@ -13,6 +13,8 @@
 #include "agent/loop.h"
 #include "agent/multihop.h"
 #include "agent/python_tool.h"
+#include "agent/records.h"
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/utf8.h"
@@ -109,6 +111,14 @@ void to_means(AgentStats* a) {
 
 }  // namespace
 
+int64_t sampling_vocab_limit(const std::string& tokenizer, int64_t model_vocab) {
+  const int64_t ids = load_tokenizer(tokenizer)->vocab_size();
+  if (ids > model_vocab)
+    throw ConfigError(fmt::format("tokenizer '{}' has {} ids but the model's vocab_size is {}: the model cannot "
+                                  "embed every token (wrong tokenizer for this model?)", tokenizer, ids, model_vocab));
+  return ids < model_vocab ? ids : 0;
+}
+
 // The tools of grpo.agent: the ones all trajectories share (and the corpus index search and open read), and
 // whether each trajectory also gets the workspace tools over its own copy of its task's files.
 struct GrpoCollector::Toolbox {
@@ -123,10 +133,12 @@ struct GrpoCollector::Toolbox {
       if (name == "calculator") shared[name] = std::make_unique<CalculatorTool>();
       else if (name == "search") shared[name] = std::make_unique<SearchTool>(*index, c.search_results);
       else if (name == "open") shared[name] = std::make_unique<OpenTool>(*index, c.open_max_bytes);
-      else if (name != "python" && name != "workspace") DSRL_FAIL("grpo.agent.tools: unknown tool '{}'", name);
+      else if (name != "python" && name != "workspace" && name != "records")
+        DSRL_FAIL("grpo.agent.tools: unknown tool '{}'", name);
       if ((name == "python" || name == "workspace") && !python) python = std::make_unique<PythonTool>(c.python);
     }
   }
+  // Whether trajectories can change their files (then the reward gets them).
   bool has_workspace() const { return std::count(names.begin(), names.end(), "workspace") > 0; }
 
   // One trajectory's tools, the workspace's over its own `files`.
@@ -135,6 +147,7 @@ struct GrpoCollector::Toolbox {
     for (const std::string& name : names) {
       if (name == "python") r.add(borrow_tool(*python));
       else if (name == "workspace") add_workspace_tools(r, files, *python);
+      else if (name == "records") add_records_tools(r, files);
       else r.add(borrow_tool(*shared.at(name)));
     }
     return r;
@@ -374,6 +387,27 @@ std::vector<GrpoSample> GrpoCollector::collect(PromptMixture& mixture, int64_t s
   stats->stopped_share = answers.empty() ? 0 : static_cast<double>(stopped) / answers.size();
   for (const auto& [name, sum] : signals) stats->signal_means[name] = sum.first / std::max<int64_t>(1, sum.second);
   stats->oldest_version = oldest;  // the stage turns it into version_gap against the weights it trains
+  return out;
+}
+
+std::vector<PassCount> GrpoCollector::pass_counts(const std::vector<GrpoPrompt>& prompts, int64_t k,
+                                                  double threshold, uint64_t seed, AgentStats* stats) {
+  const Sampling sampling{config_.temperature, k, seed, false, false};
+  const std::vector<Episode> answers = episodes(prompts, sampling, stats);
+  const std::vector<RewardResult> rewards = score(prompts, answers, k);
+  std::vector<PassCount> out(prompts.size());
+  for (size_t i = 0; i < answers.size(); ++i) {
+    PassCount& p = out[i / static_cast<size_t>(k)];
+    if (p.answers.size() < 3) p.answers.push_back(valid_utf8(utf8_prefix(answers[i].response, 200)));
+    const std::string& error = answers[i].error.empty() ? rewards[i].error : answers[i].error;
+    if (!error.empty()) {
+      if (p.first_error.empty()) p.first_error = error;
+      continue;
+    }
+    ++p.scored;
+    p.rewards.push_back(rewards[i].total);
+    p.passes += rewards[i].total >= threshold;
+  }
   return out;
 }
 

@@ -59,6 +59,20 @@ struct EvalStats {
   AgentStats agent;
 };
 
+// How often the policy solved one prompt (pass_counts).
+struct PassCount {
+  int64_t passes = 0;            // samples whose total reward reached the threshold
+  int64_t scored = 0;            // samples with a reward (the others had a rollout or reward error)
+  std::vector<double> rewards;   // per scored sample
+  std::vector<std::string> answers;  // the first 3 samples' answers, each cut to 200 bytes (for the record)
+  std::string first_error;       // of an unscored sample
+};
+
+// Rollouts sample only ids the tokenizer can decode: a model whose embedding is padded past its tokenizer
+// (DeepSeek-V3's 129,280 rows, a random model with the byte tokenizer) gets a vocab limit; 0 when none is needed.
+// Throws ConfigError when the tokenizer has more ids than the model embeds.
+int64_t sampling_vocab_limit(const std::string& tokenizer, int64_t model_vocab);
+
 class GrpoCollector {
  public:
   // vocab_limit: rollouts sample only ids below it (0: the whole vocabulary).
@@ -68,6 +82,10 @@ class GrpoCollector {
   std::vector<GrpoSample> collect(PromptMixture& prompts, int64_t step, uint64_t version, bool keep_mask,
                                   bool keep_routing, CollectStats* stats);
   EvalStats evaluate(const std::vector<GrpoPrompt>& prompts);
+  // k samples of each prompt at grpo.temperature (agent trajectories with grpo.agent), scored; a sample passes when
+  // its total reward is at least `threshold` (stage synthesize's pass@k).
+  std::vector<PassCount> pass_counts(const std::vector<GrpoPrompt>& prompts, int64_t k, double threshold,
+                                     uint64_t seed, AgentStats* stats);
   RolloutPool& pool() { return pool_; }
 
  private:

@@ -1,7 +1,10 @@
 #include "trainer/grpo_config.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 
+#include "agent/records.h"
 #include "common/config.h"
 
 namespace dsrl {
@@ -40,11 +43,31 @@ void describe(ConfigIO& io, GrpoAgentConfig& c) {
   io.field("tools_preamble", l.tools_preamble);
   io.section("python", c.python);
   if (!io.reading() || !c.enabled) return;
+  static const std::vector<std::string> known = {"calculator", "python", "search", "open", "workspace", "records"};
+  const auto uses = [&](const std::string& tool) { return std::count(c.tools.begin(), c.tools.end(), tool) > 0; };
   for (const auto& t : c.tools)
-    if (t != "calculator" && t != "python" && t != "search" && t != "open" && t != "workspace")
-      io.fail("tools", fmt::format("unknown tool '{}' (known: calculator, python, search, open, workspace)", t));
-  const bool reads_corpus = std::count(c.tools.begin(), c.tools.end(), "search") + std::count(c.tools.begin(), c.tools.end(), "open") > 0;
-  if (reads_corpus && c.corpus.empty()) io.fail("corpus", "the search and open tools need a corpus (a JSONL file of {id, title, text})");
+    if (std::find(known.begin(), known.end(), t) == known.end())
+      io.fail("tools", fmt::format("unknown tool '{}' (known: {})", t, fmt::join(known, ", ")));
+  if ((uses("search") || uses("open")) && c.corpus.empty())
+    io.fail("corpus", "the search and open tools need a corpus (a JSONL file of {id, title, text})");
+}
+
+void describe(ConfigIO& io, SynthConfig& c) {
+  io.choice("environment", c.environment, {"records"});
+  io.field("task_type", c.task_type);
+  io.field("tasks", c.tasks, int64_t{1}, int64_t{1000000});
+  io.field("start_difficulty", c.start_difficulty, 1, kRecordsMaxDifficulty);
+  io.field("max_difficulty", c.max_difficulty, 1, kRecordsMaxDifficulty);
+  io.field("k", c.k, int64_t{1}, int64_t{100000});
+  io.field("pass_threshold", c.pass_threshold, -1e9, 1e9);
+  io.field("max_pass_rate", c.max_pass_rate, 0.0, 1.0);
+  io.field("raise_difficulty", c.raise_difficulty);
+  io.field("tasks_per_batch", c.tasks_per_batch, int64_t{1}, int64_t{1000000});
+  io.field("seed", c.seed);
+  io.field("out", c.out);
+  if (io.reading() && c.max_difficulty < c.start_difficulty)
+    io.fail("max_difficulty", fmt::format("must be >= start_difficulty ({}), got {}", c.start_difficulty,
+                                          c.max_difficulty));
 }
 
 void describe(ConfigIO& io, GrpoConfig& c) {

@@ -33,8 +33,9 @@ void describe(ConfigIO& io, GrpoTaskConfig& c);
 // (agent/loop.h) driven by rank 0 through the rollout workers, tools run on rank 0.
 struct GrpoAgentConfig {
   bool enabled = false;
-  // Of calculator, python, search, open, and workspace: list_files, read_file, write_file and run_tests over the
-  // task's files (files_field), one copy per trajectory, which the reward's code_tests signal then tests.
+  // Of calculator, python, search, open; workspace: list_files, read_file, write_file and run_tests over the task's
+  // files (files_field), one copy per trajectory, which the reward's code_tests signal then tests; records:
+  // list_tables and query over the task's CSV files (agent/records.h).
   std::vector<std::string> tools = {"search", "open"};
   std::string corpus;              // JSONL {id, title, text} that search and open read (needed by them)
   std::string system_prompt;       // a system message before each task's user message ("": none)
@@ -44,6 +45,26 @@ struct GrpoAgentConfig {
   PythonToolConfig python;         // the python tool's interpreter and sandbox limits (grpo.agent.python)
 };
 void describe(ConfigIO& io, GrpoAgentConfig& c);
+
+// Stage synthesize (docs/synthesis.md): candidate tasks from an environment's templates, each run k times by the
+// policy the rollout workers serve (through grpo.agent's loop and tools) and scored by the reward service. Tasks
+// solved at least once are kept (pass@k > 0, and at most max_pass_rate), the rest rejected; a task every sample
+// solved gets a harder successor, tried in the next round.
+struct SynthConfig {
+  std::string environment = "records";  // the template family: records (agent/records.h, general agent)
+  std::string task_type = "records";    // the reward service's task type that verifies the answers
+  int64_t tasks = 32;                   // candidates in the first round
+  int start_difficulty = 1;             // of the first round's candidates
+  int max_difficulty = 3;               // successors stop here
+  int64_t k = 100;                      // samples per task
+  double pass_threshold = 1.0;          // a sample passes when its total reward is at least this
+  double max_pass_rate = 1.0;           // keep only tasks solved by at most this share of samples (1: no bound)
+  bool raise_difficulty = true;         // a task every sample solved gets a successor one difficulty up
+  int64_t tasks_per_batch = 8;          // tasks per rollout batch (each with k samples)
+  uint64_t seed = 1;                    // the templates' seed (a successor's seed derives from its parent's)
+  std::string out;                      // folder for tasks.jsonl (kept) and rejected.jsonl; "": <run_dir>
+};
+void describe(ConfigIO& io, SynthConfig& c);
 
 struct GrpoConfig {
   std::vector<std::string> rollout_endpoints;  // host:port of dsrl-rollout workers (load-balanced)

@@ -9,7 +9,6 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "model/checkpoint.h"
-#include "model/tokenizer.h"
 #include "trainer/dist.h"
 #include "trainer/grpo_collect.h"
 #include "trainer/grpo_train.h"
@@ -24,17 +23,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// Rollouts sample only ids the tokenizer can decode: a model whose embedding is padded past its tokenizer
-// (DeepSeek-V3's 129,280 rows, a random model with the byte tokenizer) gets a vocab limit; 0 when none is needed.
-int64_t sampling_vocab_limit(const TrainConfig& cfg, int64_t model_vocab) {
-  const int64_t ids = load_tokenizer(cfg.tokenizer)->vocab_size();
-  if (ids > model_vocab)
-    throw ConfigError(fmt::format("tokenizer '{}' has {} ids but the model's vocab_size is {}: the model cannot "
-                                  "embed every token (wrong tokenizer for this model?)", cfg.tokenizer, ids,
-                                  model_vocab));
-  return ids < model_vocab ? ids : 0;
-}
 
 // Rank 0's rollouts. take() returns a step's samples, collecting them then, unless start() began them earlier on
 // a thread (overlap_rollouts: while the previous step trains, on its weights before the update).
@@ -222,7 +210,7 @@ int run_grpo_stage(const TrainConfig& cfg, Communicator& comm, const MpiSession&
   std::vector<double> peak_lr;
   for (const auto& grp : groups) peak_lr.push_back(grp.lr);
   AdamW optimizer(groups, AdamWOptions{cfg.optim.beta1, cfg.optim.beta2, cfg.optim.eps});
-  const int64_t vocab_limit = sampling_vocab_limit(cfg, policy->config().vocab_size);
+  const int64_t vocab_limit = sampling_vocab_limit(cfg.tokenizer, policy->config().vocab_size);
   if (root && vocab_limit > 0)
     log->info("the tokenizer has {} ids, the model {}: sampling and log-probs use the first {}", vocab_limit,
               policy->config().vocab_size, vocab_limit);

@@ -6,6 +6,7 @@
 #include "trainer/grpo_stage.h"
 #include "trainer/preflight.h"
 #include "trainer/pretrain_stage.h"
+#include "trainer/synth_stage.h"
 #include "trainer/run_dir.h"
 
 namespace dsrl {
@@ -20,6 +21,7 @@ int run_stage(const TrainConfig& config, const MpiSession& mpi, bool resume) {
             comm->backend(), ", run dir " + run_dir);
   if (config.stage == "preflight") return run_preflight(config.preflight, *comm, config.device, run_dir);
   if (config.stage == "grpo") return run_grpo_stage(config, *comm, mpi, run_dir, resume);
+  if (config.stage == "synthesize") return run_synth_stage(config, mpi.rank(), run_dir);
   return run_pretrain_stage(config, *comm, run_dir, resume);
 }
 
@@ -40,6 +42,6 @@ int train(const TrainConfig& config, const MpiSession& mpi, bool resume) {
 int main(int argc, char** argv) {
   dsrl::MpiSession mpi(&argc, &argv);
   return dsrl::run_main<dsrl::TrainConfig>(
-      argc, argv, "dsrl-train: training stages (preflight, lm, dense_warmup, sparse, grpo) under mpirun or srun",
+      argc, argv, "dsrl-train: training stages (preflight, lm, dense_warmup, sparse, grpo, synthesize) under mpirun or srun",
       [&](const dsrl::TrainConfig& config, const dsrl::CommandLine& cli) { return dsrl::train(config, mpi, cli.resume); });
 }

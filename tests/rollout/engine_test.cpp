@@ -105,11 +105,19 @@ TEST(RolloutEngine, SameRequestSameTokensWhateverTheBatching) {
   auto first = run(*engine, r);
   auto wide = Engine::create(engine_config(8));  // all at once
   auto second = run(*wide, r);
+  RolloutServiceConfig one_prefill_each = engine_config(8);
+  one_prefill_each.engine.max_prefill_tokens = 8;  // prompts of 5 and 6 tokens: one sequence per prefill
+  auto capped = Engine::create(one_prefill_each);
+  auto third = run(*capped, r);
   ASSERT_EQ(first.size(), second.size());
+  ASSERT_EQ(third.size(), second.size());
   for (size_t i = 0; i < first.size(); ++i) {
     EXPECT_EQ(first[i].tokens, second[i].tokens) << "sample " << i;
+    EXPECT_EQ(third[i].tokens, second[i].tokens) << "sample " << i << " with max_prefill_tokens";
     EXPECT_EQ(first[i].policy_versions, std::vector<uint64_t>{0});
   }
+  EXPECT_EQ(wide->status().prefills, 1) << "all six in one prefill";
+  EXPECT_EQ(capped->status().prefills, 6) << "max_prefill_tokens 8 admits one 5- or 6-token prompt at a time";
   EXPECT_NE(first[0].tokens, first[1].tokens) << "samples of one prompt draw from different streams";
   r.sampling.seed = 12;
   EXPECT_NE(run(*engine, r)[0].tokens, first[0].tokens) << "another seed, other tokens";

@@ -17,7 +17,7 @@ from stage_runner import StageRunner  # noqa: E402
 
 MPIRUN, TRAIN, AGENT_DATA, SOURCE = sys.argv[1:5]
 BUILD = os.path.dirname(os.path.dirname(TRAIN))
-LM_STEPS = int(os.environ.get("DSRL_CODE_LM_STEPS", "150"))
+LM_STEPS = int(os.environ.get("DSRL_CODE_LM_STEPS", "300"))  # the write_file call is learned by ~300
 GRPO_STEPS = int(os.environ.get("DSRL_CODE_GRPO_STEPS", "2"))
 TEMPERATURE = float(os.environ.get("DSRL_CODE_TEMPERATURE", "0.7"))
 runner = StageRunner(MPIRUN, TRAIN, SOURCE, ["--config", "configs/lm_agent_tiny.yaml"], "dsrl_code_")

@@ -1,0 +1,92 @@
+// General-agent records environments: the worked solution, replayed through the real tools, reaches the stated
+// answer at every difficulty; the tools answer what the tables hold and refuse bad arguments with errors.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+#include "agent/calculator.h"
+#include "agent/records.h"
+#include "common/error.h"
+
+namespace dsrl {
+namespace {
+
+// The data rows of a query result (header and notes dropped).
+std::vector<std::vector<std::string>> rows_of(const std::string& result) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(result);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '(') continue;
+    std::vector<std::string> fields;
+    std::istringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, ',');) fields.push_back(cell);
+    rows.push_back(fields);
+  }
+  return rows;
+}
+
+TEST(Records, TheWorkedSolutionReachesTheAnswer) {
+  for (int difficulty = 1; difficulty <= kRecordsMaxDifficulty; ++difficulty) {
+    for (const RecordsTask& t : make_records_tasks(20, difficulty, 3)) {
+      Workspace w{t.files};
+      ToolRegistry tools;
+      add_records_tools(tools, w);
+      tools.add(std::make_unique<CalculatorTool>());
+      std::vector<std::vector<ToolResult>> results;
+      for (const auto& turn : t.solution_calls) {
+        results.emplace_back();
+        for (const auto& [name, args] : turn) {
+          results.back().push_back(tools.call(name, args));
+          ASSERT_TRUE(results.back().back().ok) << t.statement << ": " << results.back().back().text;
+        }
+      }
+      if (t.template_name == "order_quantity") {
+        const auto rows = rows_of(results[0][0].text);
+        ASSERT_EQ(rows.size(), 1u) << results[0][0].text;
+        EXPECT_EQ(rows[0][3], t.answer) << "quantity column";
+      } else if (t.template_name == "order_count") {
+        EXPECT_EQ(std::to_string(rows_of(results[1][0].text).size()), t.answer) << results[1][0].text;
+        if (t.answer == "0") EXPECT_NE(results[1][0].text.find("(no rows"), std::string::npos);
+      } else {
+        ASSERT_EQ(t.template_name, "city_spend");
+        int64_t total = 0;  // from the rows the queries returned, not from the generator
+        for (const ToolResult& r : results[1])
+          for (const auto& row : rows_of(r.text)) total += std::stoll(row[3]) * std::stoll(row[4]);
+        EXPECT_EQ(std::to_string(total), t.answer);
+        EXPECT_EQ(results[2][0].text, t.answer) << "the calculator's sum";
+      }
+      EXPECT_EQ(t.difficulty, difficulty);
+    }
+  }
+  EXPECT_EQ(make_records_tasks(3, 2, 9)[2].statement, make_records_tasks(3, 2, 9)[2].statement) << "seeded";
+  EXPECT_GT(make_records_tasks(1, 3, 1)[0].files.at("orders.csv").size(),
+            make_records_tasks(1, 1, 1)[0].files.at("orders.csv").size()) << "larger databases when harder";
+  EXPECT_THROW(make_records_tasks(1, 0, 1), Error);
+  EXPECT_THROW(make_records_tasks(1, kRecordsMaxDifficulty + 1, 1), Error);
+}
+
+TEST(Records, ToolsAnswerFromTheTablesAndRefuseBadArguments) {
+  Workspace w{{{"customers.csv", "id,name,city\n1,Ada,Lyon\n2,Bram,Graz\n3,Cleo,Lyon\n"}, {"notes.txt", "x"}}};
+  ToolRegistry tools;
+  add_records_tools(tools, w);
+  EXPECT_EQ(tools.call("list_tables", "{}").text, "customers (id, name, city; 3 rows)\n");
+  auto query = [&](const nlohmann::json& args) { return tools.call("query", args.dump()); };
+  EXPECT_EQ(query({{"table", "customers"}, {"column", "city"}, {"value", "Lyon"}}).text,
+            "id,name,city\n1,Ada,Lyon\n3,Cleo,Lyon\n");
+  EXPECT_EQ(query({{"table", "customers.csv"}, {"column", "id"}, {"value", 2}}).text, "id,name,city\n2,Bram,Graz\n")
+      << "a number matches its decimal text";
+  EXPECT_EQ(query({{"table", "customers"}, {"column", "city"}, {"value", "Oslo"}}).text, "(no rows where city = Oslo)");
+  EXPECT_FALSE(query({{"table", "notes"}, {"column", "x"}, {"value", "x"}}).ok) << "not a table";
+  EXPECT_NE(query({{"table", "orders"}, {"column", "id"}, {"value", "1"}}).text.find("no table 'orders'"),
+            std::string::npos);
+  EXPECT_NE(query({{"table", "customers"}, {"column", "age"}, {"value", "1"}}).text.find("has no column 'age'"),
+            std::string::npos);
+  EXPECT_NE(query({{"table", "customers"}, {"column", "id"}}).text.find("needs the argument \"value\""),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace dsrl

@@ -1,0 +1,146 @@
+#include "trainer/synth_stage.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "agent/records.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "model/config.h"
+#include "trainer/data_source.h"
+#include "trainer/grpo_collect.h"
+#include "trainer/run_dir.h"
+
+namespace dsrl {
+namespace {
+
+// One candidate task and where it came from.
+struct Candidate {
+  RecordsTask task;
+  uint64_t seed = 0;       // the template seed it was made with
+  int64_t id = 0;          // running number over the whole run
+  int64_t parent = -1;     // the task it is the harder successor of (-1: none)
+  int64_t round = 0;
+};
+
+struct Tally {
+  int64_t candidates = 0, kept = 0, unsolved = 0, too_easy = 0, raised = 0;
+};
+
+// A successor's template seed: distinct from every first-round seed and from its siblings'.
+uint64_t successor_seed(uint64_t parent_seed, int64_t parent_id) {
+  return parent_seed * 1000003 + static_cast<uint64_t>(parent_id) * 7919 + 1;
+}
+
+std::vector<Candidate> first_round(const SynthConfig& s) {
+  std::vector<Candidate> out;
+  const std::vector<RecordsTask> tasks = make_records_tasks(s.tasks, s.start_difficulty, s.seed);
+  for (size_t i = 0; i < tasks.size(); ++i) out.push_back({tasks[i], s.seed, static_cast<int64_t>(i), -1, 0});
+  return out;
+}
+
+GrpoPrompt as_prompt(const RecordsTask& t) {
+  GrpoPrompt p;
+  p.user = t.statement;
+  p.text = chat_document(t.statement, "").prompt;
+  p.answer = t.answer;
+  p.files = t.files;
+  p.task = 0;
+  return p;
+}
+
+// The task's line for tasks.jsonl / rejected.jsonl: what grpo.tasks reads, then provenance and pass rate.
+std::string task_line(const Candidate& c, const PassCount& pass, const SynthConfig& s, const std::string& verdict) {
+  const double rate = pass.scored ? static_cast<double>(pass.passes) / static_cast<double>(pass.scored) : 0.0;
+  return nlohmann::json{
+      {"prompt", c.task.statement}, {"answer", c.task.answer}, {"files", c.task.files},
+      {"task_type", s.task_type}, {"difficulty", c.task.difficulty}, {"verdict", verdict},
+      {"provenance", {{"environment", s.environment}, {"template", c.task.template_name}, {"seed", c.seed},
+                      {"id", c.id}, {"parent", c.parent}, {"round", c.round}}},
+      {"k", s.k}, {"scored", pass.scored}, {"passes", pass.passes}, {"pass_rate", rate},
+      {"rewards", pass.rewards}, {"answers", pass.answers}, {"first_error", pass.first_error}}
+      .dump();
+}
+
+std::ofstream open_out(const std::filesystem::path& path) {
+  std::ofstream out(path);
+  DSRL_CHECK(out.good(), "stage synthesize: cannot write {}", path.string());
+  return out;
+}
+
+}  // namespace
+
+int run_synth_stage(const TrainConfig& config, int rank, const std::string& run_dir) {
+  if (rank != 0) return 0;
+  auto log = logger("trainer");
+  const SynthConfig& s = config.synth;
+  GrpoConfig g = config.grpo;  // one task: the synthesised ones, verified by synth.task_type
+  DSRL_CHECK(g.agent.enabled, "stage synthesize runs the policy as an agent: set grpo.agent.enabled and its tools "
+             "(records, calculator for environment records)");
+  GrpoTaskConfig task;
+  task.task_type = s.task_type;
+  g.tasks = {task};
+  const ModelConfig model = load_model_config(config.model.checkpoint.empty() ? config.model.config
+                                                                              : config.model.checkpoint);
+  GrpoCollector collector(g, config.tokenizer, sampling_vocab_limit(config.tokenizer, model.vocab_size));
+  const std::filesystem::path out_dir(s.out.empty() ? run_dir : s.out);
+  std::filesystem::create_directories(out_dir);
+  auto kept_file = open_out(out_dir / "tasks.jsonl"), rejected_file = open_out(out_dir / "rejected.jsonl");
+
+  std::map<int, Tally> tally;  // by difficulty
+  std::vector<Candidate> round = first_round(s);
+  int64_t next_id = static_cast<int64_t>(round.size());
+  for (int64_t r = 0; !round.empty(); ++r) {
+    std::vector<Candidate> harder;
+    for (size_t start = 0; start < round.size(); start += static_cast<size_t>(s.tasks_per_batch)) {
+      const size_t end = std::min(round.size(), start + static_cast<size_t>(s.tasks_per_batch));
+      std::vector<GrpoPrompt> prompts;
+      for (size_t i = start; i < end; ++i) prompts.push_back(as_prompt(round[i].task));
+      AgentStats agent;
+      const uint64_t sampling_seed = s.seed * 7919 + static_cast<uint64_t>(r) * 131 + start;
+      const std::vector<PassCount> passes =
+          collector.pass_counts(prompts, s.k, s.pass_threshold, sampling_seed, &agent);
+      for (size_t i = start; i < end; ++i) {
+        const Candidate& c = round[i];
+        const PassCount& p = passes[i - start];
+        Tally& t = tally[c.task.difficulty];
+        ++t.candidates;
+        const double rate = p.scored ? static_cast<double>(p.passes) / static_cast<double>(p.scored) : 0.0;
+        const std::string verdict = p.passes == 0 ? "unsolved" : rate > s.max_pass_rate ? "too_easy" : "kept";
+        (verdict == "kept" ? kept_file : rejected_file) << task_line(c, p, s, verdict) << "\n";
+        (verdict == "kept" ? t.kept : verdict == "unsolved" ? t.unsolved : t.too_easy) += 1;
+        if (s.raise_difficulty && p.scored == s.k && p.passes == s.k && c.task.difficulty < s.max_difficulty) {
+          const uint64_t seed = successor_seed(c.seed, c.id);
+          harder.push_back({make_records_tasks(1, c.task.difficulty + 1, seed)[0], seed, next_id++, c.id, r + 1});
+          ++t.raised;
+        }
+      }
+      log->info("synthesize: round {}, tasks {}-{} of {}: {} x {} samples, {:.2f} turns and {:.2f} tool calls per "
+                "trajectory", r, start + 1, end, round.size(), end - start, s.k, agent.turns, agent.tool_calls);
+    }
+    round = std::move(harder);
+  }
+  DSRL_CHECK(kept_file.good() && rejected_file.good(), "stage synthesize: writing {} failed", out_dir.string());
+  Tally all;
+  nlohmann::json summary = {{"k", s.k}, {"pass_threshold", s.pass_threshold},
+                            {"by_difficulty", nlohmann::json::object()}};
+  for (const auto& [difficulty, t] : tally) {
+    log->info("synthesize: difficulty {}: {} candidates, {} kept, {} unsolved (pass@{} = 0), {} too easy, {} raised",
+              difficulty, t.candidates, t.kept, t.unsolved, s.k, t.too_easy, t.raised);
+    summary["by_difficulty"][std::to_string(difficulty)] = {{"candidates", t.candidates}, {"kept", t.kept},
+                                                           {"unsolved", t.unsolved}, {"too_easy", t.too_easy},
+                                                           {"raised", t.raised}};
+    all.candidates += t.candidates, all.kept += t.kept, all.unsolved += t.unsolved, all.too_easy += t.too_easy;
+  }
+  summary["candidates"] = all.candidates, summary["kept"] = all.kept, summary["rejected"] = all.unsolved + all.too_easy;
+  append_metrics(run_dir, summary.dump(), "synth_summary.jsonl");
+  log->info("synthesize: kept {} of {} tasks in {}, rejected {} in {}", all.kept, all.candidates,
+            (out_dir / "tasks.jsonl").string(), all.unsolved + all.too_easy, (out_dir / "rejected.jsonl").string());
+  return 0;
+}
+
+}  // namespace dsrl
