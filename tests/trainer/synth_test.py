@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Task synthesis end to end on CPU (ctest synthesis_end_to_end): stage synthesize through scripts/run-local.sh
 (dsrl-rollout + dsrl-reward over gRPC) with an untrained tiny model sampled hot (temperature 3: close to uniform
-bytes), whose random digits hit the one-digit answers of the easiest records tasks now and then, so some tasks pass
-and some do not.
+bytes). Its answers are random text up to a random end-of-sentence, whose last digit hits the one-digit answer of
+an easiest records task now and then, so some tasks pass and some do not.
   1. pass@k filtering: every kept task was solved at least once and every rejected one never, by the per-sample
      rewards the stage recorded; the counts it logs and summarises match the files;
   2. difficulty raising (pass_threshold below any reward, so every sample passes): each task gets a successor one
@@ -43,7 +43,8 @@ def read(run, name):
 SMALL = ["grpo.agent.max_turns=2", "grpo.agent.max_new_tokens=64", "synth.tasks_per_batch=16"]
 
 # 1. Filtering.
-run_local("filter", SMALL + ["synth.tasks=12", "synth.k=8", "grpo.temperature=3"])
+run_local("filter", SMALL + ["synth.tasks=12", "synth.k=8", "grpo.temperature=3",
+                              "grpo.agent.max_new_tokens=1024"])  # room to reach the end-of-sentence
 kept, rejected = read("filter", "tasks.jsonl"), read("filter", "rejected.jsonl")
 summary = read("filter", "synth_summary.jsonl")[-1]
 everything = kept + rejected
