@@ -1,13 +1,14 @@
 // dsrl-train: every training stage, data-parallel under mpirun / srun.
 //   mpirun -np 2 dsrl-train --config configs/preflight.yaml
 #include "common/cli.h"
+#include "common/error.h"
 #include "trainer/config.h"
 #include "trainer/dist.h"
 #include "trainer/grpo_stage.h"
 #include "trainer/preflight.h"
 #include "trainer/pretrain_stage.h"
-#include "trainer/synth_stage.h"
 #include "trainer/run_dir.h"
+#include "trainer/synth_stage.h"
 
 namespace dsrl {
 namespace {
@@ -21,7 +22,10 @@ int run_stage(const TrainConfig& config, const MpiSession& mpi, bool resume) {
             comm->backend(), ", run dir " + run_dir);
   if (config.stage == "preflight") return run_preflight(config.preflight, *comm, config.device, run_dir);
   if (config.stage == "grpo") return run_grpo_stage(config, *comm, mpi, run_dir, resume);
-  if (config.stage == "synthesize") return run_synth_stage(config, mpi.rank(), run_dir);
+  if (config.stage == "synthesize") {
+    DSRL_CHECK(!resume, "stage synthesize has no --resume: it writes its task files anew");
+    return run_synth_stage(config, mpi.rank(), run_dir);
+  }
   return run_pretrain_stage(config, *comm, run_dir, resume);
 }
 

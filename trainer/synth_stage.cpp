@@ -28,8 +28,16 @@ struct Candidate {
 };
 
 struct Tally {
-  int64_t candidates = 0, kept = 0, unsolved = 0, too_easy = 0, raised = 0;
+  int64_t candidates = 0, kept = 0, unsolved = 0, too_easy = 0, unscored = 0, raised = 0;
 };
+
+// kept, unsolved (pass@k = 0), too_easy (above max_pass_rate) or unscored (no sample got a reward: rollout or
+// reward errors, not the policy's failure).
+std::string verdict_of(const PassCount& p, const SynthConfig& s) {
+  if (p.scored == 0) return "unscored";
+  if (p.passes == 0) return "unsolved";
+  return static_cast<double>(p.passes) / static_cast<double>(p.scored) > s.max_pass_rate ? "too_easy" : "kept";
+}
 
 // A successor's template seed: distinct from every first-round seed and from its siblings'.
 uint64_t successor_seed(uint64_t parent_seed, int64_t parent_id) {
@@ -72,6 +80,34 @@ std::ofstream open_out(const std::filesystem::path& path) {
   return out;
 }
 
+int64_t& count_of(Tally& t, const std::string& verdict) {
+  if (verdict == "kept") return t.kept;
+  if (verdict == "unsolved") return t.unsolved;
+  return verdict == "too_easy" ? t.too_easy : t.unscored;
+}
+
+// Logs the counts per difficulty and appends them, with the totals, to <run_dir>/synth_summary.jsonl.
+void report(const std::map<int, Tally>& tally, const SynthConfig& s, const std::string& run_dir,
+            const std::filesystem::path& out_dir) {
+  auto log = logger("trainer");
+  int64_t candidates = 0, kept = 0;
+  nlohmann::json summary = {{"k", s.k}, {"pass_threshold", s.pass_threshold},
+                            {"by_difficulty", nlohmann::json::object()}};
+  for (const auto& [difficulty, t] : tally) {
+    log->info("synthesize: difficulty {}: {} candidates, {} kept, {} unsolved (pass@{} = 0), {} too easy, {} "
+              "unscored, {} raised", difficulty, t.candidates, t.kept, t.unsolved, s.k, t.too_easy, t.unscored,
+              t.raised);
+    summary["by_difficulty"][std::to_string(difficulty)] = {{"candidates", t.candidates}, {"kept", t.kept},
+                                                           {"unsolved", t.unsolved}, {"too_easy", t.too_easy},
+                                                           {"unscored", t.unscored}, {"raised", t.raised}};
+    candidates += t.candidates, kept += t.kept;
+  }
+  summary["candidates"] = candidates, summary["kept"] = kept, summary["rejected"] = candidates - kept;
+  append_metrics(run_dir, summary.dump(), "synth_summary.jsonl");
+  log->info("synthesize: kept {} of {} tasks in {}, rejected {} in {}", kept, candidates,
+            (out_dir / "tasks.jsonl").string(), candidates - kept, (out_dir / "rejected.jsonl").string());
+}
+
 }  // namespace
 
 int run_synth_stage(const TrainConfig& config, int rank, const std::string& run_dir) {
@@ -109,10 +145,12 @@ int run_synth_stage(const TrainConfig& config, int rank, const std::string& run_
         const PassCount& p = passes[i - start];
         Tally& t = tally[c.task.difficulty];
         ++t.candidates;
-        const double rate = p.scored ? static_cast<double>(p.passes) / static_cast<double>(p.scored) : 0.0;
-        const std::string verdict = p.passes == 0 ? "unsolved" : rate > s.max_pass_rate ? "too_easy" : "kept";
+        const std::string verdict = verdict_of(p, s);
         (verdict == "kept" ? kept_file : rejected_file) << task_line(c, p, s, verdict) << "\n";
-        (verdict == "kept" ? t.kept : verdict == "unsolved" ? t.unsolved : t.too_easy) += 1;
+        ++count_of(t, verdict);
+        if (p.scored < s.k)
+          log->warn("synthesize: task {}: {} of {} samples could not be scored, first: {}", c.id, s.k - p.scored,
+                    s.k, p.first_error);
         if (s.raise_difficulty && p.scored == s.k && p.passes == s.k && c.task.difficulty < s.max_difficulty) {
           const uint64_t seed = successor_seed(c.seed, c.id);
           harder.push_back({make_records_tasks(1, c.task.difficulty + 1, seed)[0], seed, next_id++, c.id, r + 1});
@@ -125,21 +163,7 @@ int run_synth_stage(const TrainConfig& config, int rank, const std::string& run_
     round = std::move(harder);
   }
   DSRL_CHECK(kept_file.good() && rejected_file.good(), "stage synthesize: writing {} failed", out_dir.string());
-  Tally all;
-  nlohmann::json summary = {{"k", s.k}, {"pass_threshold", s.pass_threshold},
-                            {"by_difficulty", nlohmann::json::object()}};
-  for (const auto& [difficulty, t] : tally) {
-    log->info("synthesize: difficulty {}: {} candidates, {} kept, {} unsolved (pass@{} = 0), {} too easy, {} raised",
-              difficulty, t.candidates, t.kept, t.unsolved, s.k, t.too_easy, t.raised);
-    summary["by_difficulty"][std::to_string(difficulty)] = {{"candidates", t.candidates}, {"kept", t.kept},
-                                                           {"unsolved", t.unsolved}, {"too_easy", t.too_easy},
-                                                           {"raised", t.raised}};
-    all.candidates += t.candidates, all.kept += t.kept, all.unsolved += t.unsolved, all.too_easy += t.too_easy;
-  }
-  summary["candidates"] = all.candidates, summary["kept"] = all.kept, summary["rejected"] = all.unsolved + all.too_easy;
-  append_metrics(run_dir, summary.dump(), "synth_summary.jsonl");
-  log->info("synthesize: kept {} of {} tasks in {}, rejected {} in {}", all.kept, all.candidates,
-            (out_dir / "tasks.jsonl").string(), all.unsolved + all.too_easy, (out_dir / "rejected.jsonl").string());
+  report(tally, s, run_dir, out_dir);
   return 0;
 }
 

@@ -16,7 +16,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 from stage_runner import StageRunner  # noqa: E402
 
 MPIRUN, TRAIN, AGENT_DATA, SOURCE = sys.argv[1:5]
-BUILD = os.path.dirname(os.path.dirname(TRAIN))
 LM_STEPS = int(os.environ.get("DSRL_AGENT_LM_STEPS", "150"))  # the format is learned by ~150; names are not
 GRPO_STEPS = int(os.environ.get("DSRL_AGENT_GRPO_STEPS", "2"))
 runner = StageRunner(MPIRUN, TRAIN, SOURCE, ["--config", "configs/lm_agent_tiny.yaml"], "dsrl_agent_")
@@ -38,29 +37,20 @@ if not model:
 
 
 def grpo(run, policy):
-    cmd = [f"{SOURCE}/scripts/run-local.sh", "configs/grpo_agent_tiny.yaml", "--ranks", "1", "--workers", "1",
-           "--rollout-config", "configs/rollout_agent.yaml", "--set", f"run_dir={TMP}/{run}",
-           "--set", f"model.checkpoint={model}", "--set", f"grpo.tasks=[{{task_type: multihop, path: {data}/questions.jsonl}}]",
-           "--set", f"grpo.agent.corpus={data}/corpus.jsonl", "--set", f"grpo.agent.context_policy={policy}",
-           "--set", f"train.steps={GRPO_STEPS}", "--set", f"grpo.eval_every={GRPO_STEPS}",
-           "--set", "train.checkpoint_every=0", "--set", "grpo.agent." + PREAMBLE,
-           # Small enough for CI (a rollout turn re-prefills every context on CPU), and a window that two tool
-           # rounds pass the trigger of, so discard_all has something to do.
-           "--set", "grpo.prompts_per_step=4", "--set", "grpo.samples_per_prompt=4", "--set", "grpo.eval_prompts=8",
-           "--set", "grpo.eval_samples=1", "--set", "grpo.agent.max_turns=3", "--set", "grpo.agent.context_window=1536",
-           # The tiny model rarely answers right, so most groups are flat: keep them (advantage 0) so the
-           # trajectories still go through the trainer.
-           "--set", "grpo.zero_variance=keep"]
-    with open(f"{TMP}/{run}.log", "a") as log:
-        code = subprocess.run(cmd, cwd=SOURCE, stdout=log, stderr=subprocess.STDOUT, timeout=900,
-                              env=dict(os.environ, DSRL_BUILD_DIR=BUILD)).returncode
-    if code != 0:
-        sys.exit(f"FAIL: {' '.join(cmd)} exited {code}:\n" + runner.log(run)[-4000:])
-    rows = {}
-    for line in open(f"{TMP}/{run}/metrics.jsonl"):
-        row = json.loads(line)
-        rows.setdefault(row["step"], {}).update(row)
-    return rows
+    args = ["--ranks", "1", "--workers", "1", "--rollout-config", "configs/rollout_agent.yaml",
+            "--set", f"model.checkpoint={model}", "--set", f"grpo.tasks=[{{task_type: multihop, path: {data}/questions.jsonl}}]",
+            "--set", f"grpo.agent.corpus={data}/corpus.jsonl", "--set", f"grpo.agent.context_policy={policy}",
+            "--set", f"train.steps={GRPO_STEPS}", "--set", f"grpo.eval_every={GRPO_STEPS}",
+            "--set", "train.checkpoint_every=0", "--set", "grpo.agent." + PREAMBLE,
+            # Small enough for CI (a rollout turn re-prefills every context on CPU), and a window that two tool
+            # rounds pass the trigger of, so discard_all has something to do.
+            "--set", "grpo.prompts_per_step=4", "--set", "grpo.samples_per_prompt=4", "--set", "grpo.eval_prompts=8",
+            "--set", "grpo.eval_samples=1", "--set", "grpo.agent.max_turns=3", "--set", "grpo.agent.context_window=1536",
+            # The tiny model rarely answers right, so most groups are flat: keep them (advantage 0) so the
+            # trajectories still go through the trainer.
+            "--set", "grpo.zero_variance=keep"]
+    runner.run_local(run, "configs/grpo_agent_tiny.yaml", args)
+    return runner.metrics(run)
 
 
 table = {}

@@ -16,10 +16,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 from stage_runner import StageRunner  # noqa: E402
 
 MPIRUN, TRAIN, AGENT_DATA, SOURCE = sys.argv[1:5]
-BUILD = os.path.dirname(os.path.dirname(TRAIN))
-LM_STEPS = int(os.environ.get("DSRL_CODE_LM_STEPS", "300"))  # the write_file call is learned by ~300
-GRPO_STEPS = int(os.environ.get("DSRL_CODE_GRPO_STEPS", "2"))
-TEMPERATURE = float(os.environ.get("DSRL_CODE_TEMPERATURE", "0.3"))  # the tiny model garbles calls when hot
+LM_STEPS = int(os.environ.get("DSRL_CODE_LM_STEPS", "300"))  # write_file is learned by ~300
+GRPO_STEPS = int(os.environ.get("DSRL_CODE_GRPO_STEPS", "1"))
+TEMPERATURE = float(os.environ.get("DSRL_CODE_TEMPERATURE", "0.3"))  # hot, it garbles calls
 runner = StageRunner(MPIRUN, TRAIN, SOURCE, ["--config", "configs/lm_agent_tiny.yaml"], "dsrl_code_")
 TMP = runner.tmp
 data = f"{TMP}/code"
@@ -36,25 +35,16 @@ if not model:
     model = runner.model("lm")
 
 run = "grpo"
-cmd = [f"{SOURCE}/scripts/run-local.sh", "configs/grpo_code_agent_tiny.yaml", "--ranks", "1", "--workers", "1",
-       "--rollout-config", "configs/rollout_agent.yaml", "--set", f"run_dir={TMP}/{run}",
-       "--set", f"model.checkpoint={model}",
-       "--set", f"grpo.tasks=[{{task_type: code, path: {data}/questions.jsonl}}]",
-       "--set", f"train.steps={GRPO_STEPS}", "--set", f"grpo.eval_every={GRPO_STEPS}",
-       "--set", "train.checkpoint_every=0", "--set", "grpo.agent." + PREAMBLE,
-       "--set", "grpo.prompts_per_step=4", "--set", "grpo.samples_per_prompt=4", "--set", "grpo.eval_prompts=8",
-       "--set", "grpo.eval_samples=1", "--set", "grpo.agent.max_turns=5", "--set", "grpo.zero_variance=keep",
-       "--set", f"grpo.temperature={TEMPERATURE}", "--set", "grpo.eval_temperature=0"]
-with open(f"{TMP}/{run}.log", "a") as log:
-    code = subprocess.run(cmd, cwd=SOURCE, stdout=log, stderr=subprocess.STDOUT, timeout=900,
-                          env=dict(os.environ, DSRL_BUILD_DIR=BUILD)).returncode
-if code != 0:
-    sys.exit(f"FAIL: {' '.join(cmd)} exited {code}:\n" + runner.log(run)[-4000:])
-
-rows = {}
-for line in open(f"{TMP}/{run}/metrics.jsonl"):  # a step's training and evaluation rows, merged
-    row = json.loads(line)
-    rows.setdefault(row["step"], {}).update(row)
+args = ["--ranks", "1", "--workers", "1", "--rollout-config", "configs/rollout_agent.yaml",
+        "--set", f"model.checkpoint={model}",
+        "--set", f"grpo.tasks=[{{task_type: code, path: {data}/questions.jsonl}}]",
+        "--set", f"train.steps={GRPO_STEPS}", "--set", f"grpo.eval_every={GRPO_STEPS}",
+        "--set", "train.checkpoint_every=0", "--set", "grpo.agent." + PREAMBLE,
+        "--set", "grpo.prompts_per_step=4", "--set", "grpo.samples_per_prompt=4", "--set", "grpo.eval_prompts=4",
+        "--set", "grpo.eval_samples=1", "--set", "grpo.agent.max_turns=5", "--set", "grpo.zero_variance=keep",
+        "--set", f"grpo.temperature={TEMPERATURE}", "--set", "grpo.eval_temperature=0"]
+runner.run_local(run, "configs/grpo_code_agent_tiny.yaml", args)
+rows = runner.metrics(run)
 steps = [rows[s] for s in range(1, GRPO_STEPS + 1)]
 runner.check("trajectories call the workspace tools", sum(r["agent/tool_calls"] for r in steps) > 0,
              [r["agent/tool_calls"] for r in steps])

@@ -27,10 +27,26 @@ class StageRunner:
     def log(self, run):
         return open(f"{self.tmp}/{run}.log").read()
 
+    def run_local(self, run, config, args, timeout=900):
+        """scripts/run-local.sh CONFIG ARGS into <tmp>/<run> (log <tmp>/<run>.log), with the services from the
+        build dsrl-train is in; exits with the log's end on failure."""
+        import os
+        build = os.path.dirname(os.path.dirname(self.train_bin))
+        cmd = [f"{self.source}/scripts/run-local.sh", config] + list(args) + ["--set", f"run_dir={self.tmp}/{run}"]
+        with open(f"{self.tmp}/{run}.log", "a") as log:
+            code = subprocess.run(cmd, cwd=self.source, stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
+                                  env=dict(os.environ, DSRL_BUILD_DIR=build)).returncode
+        if code != 0:
+            sys.exit(f"FAIL: {' '.join(cmd)} exited {code}:\n" + self.log(run)[-4000:])
+
     def metrics(self, run):
-        """metrics.jsonl as {step: row}; a resumed run appends, so later lines win."""
-        rows = [json.loads(line) for line in open(f"{self.tmp}/{run}/metrics.jsonl")]
-        return {r["step"]: r for r in rows}
+        """metrics.jsonl as {step: row}: a step's rows (training, evaluation) merged; a resumed run appends, so
+        later lines win."""
+        rows = {}
+        for line in open(f"{self.tmp}/{run}/metrics.jsonl"):
+            row = json.loads(line)
+            rows.setdefault(row["step"], {}).update(row)
+        return rows
 
     def losses(self, run, key="loss"):
         return {step: row[key] for step, row in self.metrics(run).items()}

@@ -11,14 +11,12 @@ an easiest records task now and then, so some tasks pass and some do not.
 Usage: synth_test.py MPIRUN DSRL_TRAIN SOURCE_DIR"""
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from stage_runner import StageRunner  # noqa: E402
 
 MPIRUN, TRAIN, SOURCE = sys.argv[1:4]
-BUILD = os.path.dirname(os.path.dirname(TRAIN))
 runner = StageRunner(MPIRUN, TRAIN, SOURCE, [], "dsrl_synth_")
 TMP = runner.tmp
 RANDOM_MODEL = ["--set", "model.checkpoint=", "--set", "model.config=configs/model/tiny_4k.yaml",
@@ -26,14 +24,8 @@ RANDOM_MODEL = ["--set", "model.checkpoint=", "--set", "model.config=configs/mod
 
 
 def run_local(run, sets):
-    cmd = [f"{SOURCE}/scripts/run-local.sh", "configs/synth_records_tiny.yaml", "--ranks", "1", "--workers", "1",
-           "--rollout-config", "configs/rollout_agent.yaml", "--set", f"run_dir={TMP}/{run}"] + RANDOM_MODEL
-    cmd += [a for s in sets for a in ("--set", s)]
-    with open(f"{TMP}/{run}.log", "a") as log:
-        code = subprocess.run(cmd, cwd=SOURCE, stdout=log, stderr=subprocess.STDOUT, timeout=900,
-                              env=dict(os.environ, DSRL_BUILD_DIR=BUILD)).returncode
-    if code != 0:
-        sys.exit(f"FAIL: {' '.join(cmd)} exited {code}:\n" + runner.log(run)[-4000:])
+    args = ["--ranks", "1", "--workers", "1", "--rollout-config", "configs/rollout_agent.yaml"] + RANDOM_MODEL
+    runner.run_local(run, "configs/synth_records_tiny.yaml", args + [a for s in sets for a in ("--set", s)])
 
 
 def read(run, name):
@@ -83,7 +75,7 @@ run_local("grpo", ["stage=grpo", f"grpo.tasks=[{{task_type: records, path: {TMP}
                    "train.steps=1", "train.checkpoint_every=0", "grpo.eval_every=0", "grpo.eval_prompts=0",
                    "grpo.prompts_per_step=2", "grpo.samples_per_prompt=2", "grpo.zero_variance=keep",
                    "grpo.agent.max_turns=2", "grpo.agent.max_new_tokens=64"])
-step = [json.loads(line) for line in open(f"{TMP}/grpo/metrics.jsonl") if '"samples"' in line][-1]
+step = runner.metrics("grpo")[1]
 runner.check("stage grpo trains on the synthesised tasks", step["samples"] == 4 and step["samples_scored"] == 4, step)
 print(f"\nsynthesis: {len(everything)} candidates, {len(kept)} kept (pass@8 > 0), {len(rejected)} rejected")
 runner.finish("synthesis")
