@@ -73,6 +73,13 @@ void describe(ConfigIO& io, AgentDataConfig& c) {
 
 namespace {
 
+// c.out, created.
+std::filesystem::path output_dir(const AgentDataConfig& c) {
+  const std::filesystem::path dir(c.out);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
 std::ofstream open_out(const std::filesystem::path& path) {
   std::ofstream out(path);
   DSRL_CHECK(out.good(), "cannot write {}", path.string());
@@ -107,8 +114,7 @@ std::vector<ChatMessage> multihop_turns(const MultihopQuestion& q) {
 
 int write_multihop(const AgentDataConfig& c) {
   const MultihopWorld world = make_multihop(c.multihop);
-  const std::filesystem::path dir(c.out);
-  std::filesystem::create_directories(dir);
+  const std::filesystem::path dir = output_dir(c);
   auto corpus = open_out(dir / "corpus.jsonl");
   for (const auto& d : world.corpus)
     corpus << nlohmann::json{{"id", d.id}, {"title", d.title}, {"text", d.text}}.dump() << "\n";
@@ -130,8 +136,7 @@ int write_multihop(const AgentDataConfig& c) {
 
 int write_compute(const AgentDataConfig& c) {
   const std::vector<ComputeTask> tasks = make_compute_tasks(c.count, c.seed);
-  const std::filesystem::path dir(c.out);
-  std::filesystem::create_directories(dir);
+  const std::filesystem::path dir = output_dir(c);
   auto questions = open_out(dir / "questions.jsonl");
   for (const auto& t : tasks)
     questions << nlohmann::json{{"prompt", t.question}, {"answer", t.answer}, {"family", t.family}}.dump() << "\n";
@@ -154,8 +159,7 @@ int write_compute(const AgentDataConfig& c) {
 
 int write_code(const AgentDataConfig& c) {
   const std::vector<CodeTask> tasks = make_code_tasks(c.count, c.seed);
-  const std::filesystem::path dir(c.out);
-  std::filesystem::create_directories(dir);
+  const std::filesystem::path dir = output_dir(c);
   auto questions = open_out(dir / "questions.jsonl");
   for (const auto& t : tasks)
     questions << nlohmann::json{{"prompt", t.statement}, {"answer", t.hidden_tests}, {"files", t.files},
@@ -184,8 +188,7 @@ int write_code(const AgentDataConfig& c) {
 }
 
 int write_records(const AgentDataConfig& c) {
-  const std::filesystem::path dir(c.out);
-  std::filesystem::create_directories(dir);
+  const std::filesystem::path dir = output_dir(c);
   auto questions = open_out(dir / "questions.jsonl");
   auto cold = open_out(dir / "cold_start.jsonl");
   int64_t written = 0, turns = 0;
