@@ -47,7 +47,8 @@ void check_size(const ScoreItem& item, int64_t limit) {
   size_t files_bytes = 0;
   for (const auto& [path, content] : item.files) files_bytes += path.size() + content.size();
   if (static_cast<int64_t>(files_bytes) > limit)
-    throw ItemError(fmt::format("files has {} bytes (paths and contents), above max_text_bytes {}", files_bytes, limit));
+    throw ItemError(
+        fmt::format("files has {} bytes (paths and contents), above max_text_bytes {}", files_bytes, limit));
 }
 
 // The code_tests signal: 1 when the hidden tests pass beside the item's files in the sandbox.

@@ -46,6 +46,7 @@ int train(const TrainConfig& config, const MpiSession& mpi, bool resume) {
 int main(int argc, char** argv) {
   dsrl::MpiSession mpi(&argc, &argv);
   return dsrl::run_main<dsrl::TrainConfig>(
-      argc, argv, "dsrl-train: training stages (preflight, lm, dense_warmup, sparse, grpo, synthesize) under mpirun or srun",
+      argc, argv,
+      "dsrl-train: training stages (preflight, lm, dense_warmup, sparse, grpo, synthesize) under mpirun or srun",
       [&](const dsrl::TrainConfig& config, const dsrl::CommandLine& cli) { return dsrl::train(config, mpi, cli.resume); });
 }
