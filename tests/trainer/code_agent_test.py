@@ -31,7 +31,7 @@ if not model:
     cold_start = (f"data.sources=[{{path: {data}/cold_start.jsonl, format: jsonl, prompt_field: prompt, "
                   "response_field: response, chat: false}]")
     runner.train("lm", ranks=2, sets=[cold_start, f"train.steps={LM_STEPS}", "train.checkpoint_every=0"],
-                 timeout=900)
+                 timeout=1500)
     model = runner.model("lm")
 
 run = "grpo"
