@@ -26,8 +26,13 @@ TEST(TrainConfig, DefaultsAndPreflightKeys) {
 }
 
 TEST(TrainConfig, RejectsUnbuiltStagesAndBadValues) {
-  EXPECT_NE(error("stage: synthesize").find("t.yaml:1: stage must be one of [preflight, lm, dense_warmup, sparse, "
-                                           "grpo], got 'synthesize'"), std::string::npos);
+  EXPECT_NE(error("stage: distill").find("t.yaml:1: stage must be one of [preflight, lm, dense_warmup, sparse, "
+                                        "grpo, synthesize], got 'distill'"), std::string::npos);
+  EXPECT_NE(error("stage: synthesize").find("model needs model.checkpoint"), std::string::npos);
+  EXPECT_EQ(error("stage: synthesize\nmodel: {config: m.yaml}"), "") << "its data comes from synth:, not data:";
+  EXPECT_NE(error("stage: synthesize\nmodel: {config: m.yaml}\nsynth: {start_difficulty: 3, max_difficulty: 2}")
+                .find("synth.max_difficulty must be >= start_difficulty (3), got 2"),
+            std::string::npos);
   EXPECT_NE(error("stage: lm\ndata: {synthetic: {task: copy}}").find("model needs model.checkpoint"), std::string::npos);
   EXPECT_NE(error("stage: lm\nmodel: {config: m.yaml}").find("data needs data.sources or data.synthetic.task"),
             std::string::npos);
