@@ -1,7 +1,7 @@
 #include "reward/config.h"
 
 #include "common/config.h"
-#include "reward/answer.h"
+#include "common/answer.h"
 
 namespace dsrl {
 
@@ -46,6 +46,7 @@ void describe(ConfigIO& io, MathV2Config& c) {
   io.field("alpha", c.alpha, 0.0, 1e6);
   io.field("beta", c.beta, 0.0, 1e6);
   io.field("meta_verifier", c.meta_verifier);
+  io.choice("proof_score", c.proof_score, {"reference", "derivation"});
 }
 
 void describe(ConfigIO& io, TaskTypeConfig& c) {

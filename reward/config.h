@@ -21,7 +21,8 @@ struct SignalWeights {
   double language_reasoning = 0;  // the same over the reasoning (<think> ... </think>) only
   double judge = 0;               // the generative reward model's score, normalised (judge:)
   double math_verifier = 0;       // DeepSeekMath-V2 verifier reward (math_v2:), reference = annotated score
-  double math_generator = 0;      // DeepSeekMath-V2 generator reward (math_v2:), reference = the proof's score
+  double math_generator = 0;      // DeepSeekMath-V2 generator reward (math_v2:), reference = the proof's score or
+                                  // its claim (math_v2.proof_score)
   double code_tests = 0;          // 1 when the hidden tests (reference_answer) pass beside the item's files, run in
                                   // the sandbox (code_tests:), else 0
 };
@@ -54,6 +55,9 @@ struct MathV2Config {
   double alpha = 0.76;            // generator: weight of the proof's score
   double beta = 0.24;             // generator: weight of the self-analysis reward
   bool meta_verifier = false;     // R_meta from the meta-verifier (judge.meta_prompt on the judge) instead of 1
+  // Where the generator's R_Y comes from: reference (reference_answer is the proof's score, 0, 0.5 or 1) or
+  // derivation (reference_answer is the claim "EXPR = V" and agent/derivations.h grades the proof against it).
+  std::string proof_score = "reference";
 };
 void describe(ConfigIO& io, MathV2Config& c);
 

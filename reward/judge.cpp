@@ -7,7 +7,7 @@
 #include <cstdlib>
 
 #include "common/config.h"
-#include "reward/answer.h"
+#include "common/answer.h"
 
 namespace dsrl {
 

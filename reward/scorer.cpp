@@ -7,8 +7,9 @@
 #include <thread>
 
 #include "agent/code_tasks.h"
+#include "agent/derivations.h"
 #include "common/error.h"
-#include "reward/answer.h"
+#include "common/answer.h"
 #include "reward/judge.h"
 #include "reward/math_v2.h"
 #include "reward/signals.h"
@@ -59,6 +60,21 @@ double code_tests_score(const ScoreItem& item, const PythonTool& python) {
     if (!is_relative_inside(path))
       throw ItemError(fmt::format("files: '{}' is not a relative path inside the repository", path));
   return hidden_tests_pass(python, item.files, item.reference_answer) ? 1.0 : 0.0;
+}
+
+// R_Y, the score of a generator's proof: annotated in reference_answer, or graded against the claim there by the
+// derivation checker. The proof is what comes before the self-analysis (all of the answer when there is none).
+double generator_proof_score(const ScoreItem& item, const MathV2Config& m, const VerifierTemplate& tmpl) {
+  if (m.proof_score == "reference") return parse_score(item.reference_answer, "signal math_generator");
+  std::string why;
+  const auto claim = parse_claim(item.reference_answer, &why);
+  if (!claim)
+    throw ItemError(fmt::format("math_v2.proof_score derivation needs reference_answer to be a true claim "
+                                "'EXPR = V', got '{}': {}", item.reference_answer, why));
+  std::string proof, analysis;
+  const std::string answer = answer_part(item.response);
+  if (!split_generator_output(answer, tmpl, &proof, &analysis)) proof = answer;
+  return grade_derivation(*claim, proof).score;
 }
 
 }  // namespace
@@ -188,7 +204,8 @@ ItemResult Scorer::score_one(const ScoreItem& item, const ItemJudgements& judged
       add("math_verifier", w.math_verifier, verifier_reward(answer_part(item.response), annotated, meta, tmpl));
     }
     if (w.math_generator != 0) {
-      const double proof_score = parse_score(item.reference_answer, "signal math_generator");
+      const double proof_score = generator_proof_score(item, t.math_v2, tmpl);
+      out.signals.emplace_back("proof_score", proof_score);  // R_Y, already inside math_generator
       add("math_generator", w.math_generator,
           generator_reward(answer_part(item.response), proof_score, meta, {t.math_v2.alpha, t.math_v2.beta}, tmpl));
     }

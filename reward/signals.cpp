@@ -4,7 +4,7 @@
 #include <map>
 #include <stdexcept>
 
-#include "reward/answer.h"
+#include "common/answer.h"
 
 namespace dsrl {
 namespace {

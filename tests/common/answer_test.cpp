@@ -1,7 +1,7 @@
 // Final-answer extraction and equivalence: hand-written cases, true and false pairs, with the traps.
 #include <gtest/gtest.h>
 
-#include "reward/answer.h"
+#include "common/answer.h"
 
 namespace dsrl {
 namespace {

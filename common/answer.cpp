@@ -1,4 +1,4 @@
-#include "reward/answer.h"
+#include "common/answer.h"
 
 #include <algorithm>
 #include <cctype>
