@@ -18,17 +18,29 @@
 //                        questions over a shop database (tools: records, calculator; reward task type records);
 //                        count per difficulty, every difficulty when difficulty is 0
 //      cold_start.jsonl  the worked trajectory (the queries, the calculator's sum, "Answer: N"), tool results real
+//   dsrl-agent-data --set task=proofs --set out=data/proofs --set count=500 [--set proofs.max_operations=4]
+//   -> generator.jsonl   {prompt, answer: the claim "EXPR = V", problem, operations}: DeepSeekMath-V2 generator
+//                        tasks on arithmetic derivations (reward task type proof_generator; stage refine reads it)
+//      verifier.jsonl    {prompt, answer: the proof's score, problem, proof, flaw, issue}: verifier tasks, proofs
+//                        rigorous or with a planted flaw (reward task type proof_verifier)
+//      cold_start.jsonl  {prompt, response} user messages and replies for stage lm (chat: true), from other claims:
+//                        a proof with its honest self-analysis, a verifier's analysis, and a revision of a flawed
+//                        proof after its analysis
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "agent/bm25.h"
 #include "agent/calculator.h"
 #include "agent/code_tasks.h"
 #include "agent/compute_tasks.h"
+#include "agent/derivations.h"
 #include "agent/multihop.h"
+#include "agent/proof_format.h"
 #include "agent/python_tool.h"
 #include "agent/records.h"
 #include "common/cli.h"
@@ -36,12 +48,20 @@
 
 namespace dsrl {
 
+// task=proofs: arithmetic derivations (agent/derivations.h).
+struct ProofDataConfig {
+  int min_operations = 2;             // operators per claim, from min to max in turn
+  int max_operations = 3;
+  double flawed_share = 0.4;          // share of cold-start generator proofs with a planted flaw (honestly scored)
+};
+
 struct AgentDataConfig {
-  std::string task = "multihop";      // multihop | compute | code | records
+  std::string task = "multihop";      // multihop | compute | code | records | proofs
   std::string out = "data/multihop";  // folder for the files (created)
   MultihopConfig multihop;
-  int64_t count = 300;                // compute, code, records: tasks (records: per difficulty)
-  uint64_t seed = 1;                  // compute, code, records: the tasks' seed
+  int64_t count = 300;                // compute, code, records, proofs: tasks (records: per difficulty)
+  uint64_t seed = 1;                  // compute, code, records, proofs: the tasks' seed
+  ProofDataConfig proofs;
   int difficulty = 0;                 // records: 1..3, or 0 for each in turn
   PythonToolConfig python;            // compute, code: the interpreter the cold-start programs and tests run in
   bool thinking = false;              // render the cold-start turns in thinking mode (as grpo.agent.thinking)
@@ -57,13 +77,22 @@ void describe(ConfigIO& io, MultihopConfig& c) {
   io.field("seed", c.seed);
 }
 
+void describe(ConfigIO& io, ProofDataConfig& c) {
+  io.field("min_operations", c.min_operations, 1, 6);
+  io.field("max_operations", c.max_operations, 1, 6);
+  if (c.max_operations < c.min_operations)
+    io.fail("max_operations", fmt::format("must be >= min_operations ({}), got {}", c.min_operations, c.max_operations));
+  io.field("flawed_share", c.flawed_share, 0.0, 1.0);
+}
+
 void describe(ConfigIO& io, AgentDataConfig& c) {
-  io.choice("task", c.task, {"multihop", "compute", "code", "records"});
+  io.choice("task", c.task, {"multihop", "compute", "code", "records", "proofs"});
   io.field("out", c.out);
   io.section("multihop", c.multihop);
   io.field("count", c.count, int64_t{1}, int64_t{100000});
   io.field("seed", c.seed);
   io.field("difficulty", c.difficulty, 0, kRecordsMaxDifficulty);
+  io.section("proofs", c.proofs);
   io.field("python", c.python.python);
   io.field("thinking", c.thinking);
   io.field("search_results", c.search_results, int64_t{1}, int64_t{100});
@@ -218,6 +247,66 @@ int write_records(const AgentDataConfig& c) {
   return 0;
 }
 
+// `count` claims, their operator counts taking each value from min to max operations in turn.
+std::vector<DerivationClaim> proof_claims(const ProofDataConfig& p, int64_t count, uint64_t seed) {
+  const int kinds = p.max_operations - p.min_operations + 1;
+  std::vector<std::vector<DerivationClaim>> by_ops;
+  for (int k = 0; k < kinds; ++k)
+    by_ops.push_back(make_derivation_claims((count + kinds - 1) / kinds, p.min_operations + k, seed));
+  std::vector<DerivationClaim> claims;
+  for (int64_t i = 0; i < count; ++i) claims.push_back(by_ops[i % kinds][i / kinds]);
+  return claims;
+}
+
+int operators_in(const std::string& expression) {
+  return static_cast<int>(std::count_if(expression.begin(), expression.end(),
+                                        [](char ch) { return ch == '+' || ch == '-' || ch == '*'; }));
+}
+
+ProofFlaw random_flaw(std::mt19937_64& rng, double flawed_share) {
+  if (std::uniform_real_distribution<double>(0, 1)(rng) >= flawed_share) return ProofFlaw::none;
+  return std::uniform_int_distribution<int>(0, 1)(rng) ? ProofFlaw::wrong_step : ProofFlaw::skipped_step;
+}
+
+void write_line(std::ofstream& out, const nlohmann::json& j) { out << j.dump() << "\n"; }
+
+int write_proofs(const AgentDataConfig& c) {
+  const std::filesystem::path dir = output_dir(c);
+  std::mt19937_64 rng(c.seed);
+  auto generator = open_out(dir / "generator.jsonl");
+  auto verifier = open_out(dir / "verifier.jsonl");
+  for (const DerivationClaim& claim : proof_claims(c.proofs, c.count, c.seed)) {
+    const std::string problem = claim.text();
+    write_line(generator, {{"prompt", fill_role_prompt(kDerivationGeneratorPrompt, problem)}, {"answer", problem},
+                           {"problem", problem}, {"operations", operators_in(claim.expression)}});
+    const auto flaw = static_cast<ProofFlaw>(std::uniform_int_distribution<int>(0, 2)(rng));
+    const std::string proof = derivation_proof(claim, flaw, rng);
+    const ProofGrade grade = grade_derivation(claim, proof);
+    write_line(verifier, {{"prompt", fill_role_prompt(kDerivationVerifierPrompt, problem, proof)},
+                          {"answer", fmt::format("{}", grade.score)}, {"problem", problem}, {"proof", proof},
+                          {"flaw", flaw_name(flaw)}, {"issue", grade.issue}});
+  }
+  // The cold start: other claims (another seed), three replies each.
+  auto cold = open_out(dir / "cold_start.jsonl");
+  for (const DerivationClaim& claim : proof_claims(c.proofs, c.count, c.seed + 7919)) {
+    const std::string problem = claim.text();
+    const std::string own = derivation_proof(claim, random_flaw(rng, c.proofs.flawed_share), rng);
+    write_line(cold, {{"prompt", fill_role_prompt(kDerivationGeneratorPrompt, problem)},
+                      {"response", own + "\n" + derivation_analysis(grade_derivation(claim, own))}});
+    const std::string other = derivation_proof(claim, static_cast<ProofFlaw>(rng() % 3), rng);
+    write_line(cold, {{"prompt", fill_role_prompt(kDerivationVerifierPrompt, problem, other)},
+                      {"response", derivation_analysis(grade_derivation(claim, other))}});
+    const std::string flawed = derivation_proof(claim, rng() % 2 ? ProofFlaw::wrong_step : ProofFlaw::skipped_step, rng);
+    const std::string rigorous = derivation_proof(claim, ProofFlaw::none, rng);
+    write_line(cold, {{"prompt", fill_role_prompt(kDerivationRevisionPrompt, problem, flawed,
+                                                  derivation_analysis(grade_derivation(claim, flawed)))},
+                      {"response", rigorous + "\n" + derivation_analysis(grade_derivation(claim, rigorous))}});
+  }
+  fmt::print("wrote {} generator tasks, {} verifier tasks and {} cold-start replies to {}\n", c.count, c.count,
+             3 * c.count, dir.string());
+  return 0;
+}
+
 }  // namespace
 }  // namespace dsrl
 
@@ -225,10 +314,11 @@ int main(int argc, char** argv) {
   return dsrl::run_main<dsrl::AgentDataConfig>(
       argc, argv,
       "dsrl-agent-data: writes a built-in agent task (multihop: corpus, questions, cold-start turns; compute, code "
-      "and records: questions, cold-start turns)",
+      "and records: questions, cold-start turns; proofs: generator and verifier tasks, cold-start replies)",
       [](const dsrl::AgentDataConfig& c, const dsrl::CommandLine&) {
         if (c.task == "compute") return dsrl::write_compute(c);
         if (c.task == "records") return dsrl::write_records(c);
+        if (c.task == "proofs") return dsrl::write_proofs(c);
         return c.task == "code" ? dsrl::write_code(c) : dsrl::write_multihop(c);
       });
 }

@@ -319,14 +319,15 @@ std::string derivation_analysis(const ProofGrade& grade) {
   "the final overall score should be: \\boxed{s}\" with s 1 (every step right), 0.5 (right but a step skipped) or " \
   "0 (a wrong step)."
 
-const char* const kDerivationGeneratorPrompt = "Prove that {problem}. " DSRL_REWRITE_RULE " Then check the proof: "
-                                               DSRL_SCORING_RULE;
+// The fixed rules come first and the problem, proof and analysis last, close to where the reply starts.
+const char* const kDerivationGeneratorPrompt =
+    DSRL_REWRITE_RULE " Then check the proof: " DSRL_SCORING_RULE "\n\nProve that {problem}.";
 const char* const kDerivationVerifierPrompt =
-    "Check this proof that {problem}. Each line must apply one operation of the line before.\n\nProof:\n{proof}\n\n"
-    "To check it, " DSRL_SCORING_RULE;
+    "Each line of a proof must apply one operation of the line before. To check a proof, " DSRL_SCORING_RULE
+    "\n\nCheck this proof that {problem}:\n{proof}";
 const char* const kDerivationRevisionPrompt =
-    "Prove that {problem}. " DSRL_REWRITE_RULE " Then check the proof: " DSRL_SCORING_RULE
-    "\n\nA reviewer checked an earlier proof:\n\n{proof}\n\n{analysis}\n\nWrite a corrected proof, then check it.";
+    DSRL_REWRITE_RULE " Then check the proof: " DSRL_SCORING_RULE
+    "\n\nA reviewer checked this proof:\n{proof}\n{analysis}\n\nWrite a corrected proof that {problem}.";
 
 #undef DSRL_REWRITE_RULE
 #undef DSRL_SCORING_RULE

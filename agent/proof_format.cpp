@@ -29,6 +29,18 @@ bool split_generator_output(const std::string& response, const VerifierTemplate&
   return proof->find_first_not_of(" \t\r\n") != std::string::npos;
 }
 
+std::string after_reasoning(const std::string& response) {
+  const size_t think_end = response.rfind("</think>");
+  return think_end == std::string::npos ? response : response.substr(think_end + 8);
+}
+
+ProofAndAnalysis proof_and_analysis(const std::string& response, const VerifierTemplate& t) {
+  const std::string answer = after_reasoning(response);
+  ProofAndAnalysis out;
+  if (!split_generator_output(answer, t, &out.proof, &out.analysis)) out = {answer, ""};
+  return out;
+}
+
 std::string fill_role_prompt(const std::string& prompt_template, const std::string& problem,
                              const std::string& proof, const std::string& analysis) {
   std::string out;

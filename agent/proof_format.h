@@ -29,6 +29,17 @@ double score_agreement(double predicted, double actual);
 bool split_generator_output(const std::string& response, const VerifierTemplate& t, std::string* proof,
                             std::string* analysis);
 
+// The text after the reasoning: after the last </think>, or all of it when there is none.
+std::string after_reasoning(const std::string& response);
+
+// The proof Y and self-analysis Z of a generator's response: the text after its reasoning (after the last
+// </think>, when there is one) split as split_generator_output does; all of that text is Y, and Z is empty, when
+// it has no evaluation marker.
+struct ProofAndAnalysis {
+  std::string proof, analysis;
+};
+ProofAndAnalysis proof_and_analysis(const std::string& response, const VerifierTemplate& t);
+
 // `prompt_template` with each {problem}, {proof} and {analysis} replaced (the role prompts of docs/proofs.md).
 std::string fill_role_prompt(const std::string& prompt_template, const std::string& problem,
                              const std::string& proof = "", const std::string& analysis = "");

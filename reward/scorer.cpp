@@ -71,10 +71,7 @@ double generator_proof_score(const ScoreItem& item, const MathV2Config& m, const
   if (!claim)
     throw ItemError(fmt::format("math_v2.proof_score derivation needs reference_answer to be a true claim "
                                 "'EXPR = V', got '{}': {}", item.reference_answer, why));
-  std::string proof, analysis;
-  const std::string answer = answer_part(item.response);
-  if (!split_generator_output(answer, tmpl, &proof, &analysis)) proof = answer;
-  return grade_derivation(*claim, proof).score;
+  return grade_derivation(*claim, proof_and_analysis(item.response, tmpl).proof).score;
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# GRPO on one machine: starts dsrl-reward and N dsrl-rollout workers on 127.0.0.1, then dsrl-train (stage grpo, or
-# synthesize) on R MPI ranks against them, with the endpoints filled in; everything stops when the trainer ends,
+# GRPO on one machine: starts dsrl-reward and N dsrl-rollout workers on 127.0.0.1, then dsrl-train (stage grpo,
+# synthesize or refine) on R MPI ranks against them, with the endpoints filled in; everything stops when the trainer ends,
 # fails or is interrupted (Ctrl-C).
 #   scripts/run-local.sh CONFIG [--ranks 2] [--workers 1] [--rollout-config configs/rollout.yaml]
 #                        [--reward-config configs/reward.yaml] [--set KEY=VALUE ...] [--resume]
 # --set and --resume go to dsrl-train. The workers start from the trainer's model (model.checkpoint or
 # model.config) on its device; stage grpo pushes its weights to them before the first rollout anyway, stage
-# synthesize samples from what they loaded.
+# synthesize and refine sample from what they loaded.
 # Service logs: <run_dir>/services/. Build first (scripts/build.sh dsrl-train dsrl-rollout dsrl-reward).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,8 +33,8 @@ print_args=()
 for a in "${train_args[@]}"; do [ "$a" = --resume ] || print_args+=("$a"); done
 grpo_resolve "$bin" "$config" "${print_args[@]}"
 case $(grpo_value "" stage) in
-  grpo|synthesize) ;;
-  *) echo "run-local.sh: $config is not a grpo or synthesize config (stage: $(grpo_value "" stage))" >&2; exit 2 ;;
+  grpo|synthesize|refine) ;;
+  *) echo "run-local.sh: $config is not a grpo, synthesize or refine config (stage: $(grpo_value "" stage))" >&2; exit 2 ;;
 esac
 run_dir=$(grpo_value "" run_dir)
 if [ -z "$run_dir" ]; then run_dir=runs/grpo-$(date -u +%Y%m%d-%H%M%S); train_args+=(--set "run_dir=$run_dir"); fi

@@ -43,7 +43,7 @@ void describe(ConfigIO& io, LoopConfig& c) {
 }
 
 void describe(ConfigIO& io, TrainConfig& c) {
-  io.choice("stage", c.stage, {"preflight", "lm", "dense_warmup", "sparse", "grpo", "synthesize"});
+  io.choice("stage", c.stage, {"preflight", "lm", "dense_warmup", "sparse", "grpo", "synthesize", "refine"});
   io.choice("device", c.device, {"cpu", "cuda"});
   io.field("run_dir", c.run_dir);
   io.section("log", c.log);
@@ -57,11 +57,17 @@ void describe(ConfigIO& io, TrainConfig& c) {
   io.section("train", c.train);
   io.section("grpo", c.grpo);
   io.section("synth", c.synth);
+  io.section("refine", c.refine);
   if (!io.reading() || c.stage == "preflight") return;
   if (c.model.checkpoint.empty() && c.model.config.empty())
     io.fail("model", "needs model.checkpoint (a folder) or model.config (a model config to initialise)");
-  // grpo and synthesize have their own data (grpo.tasks, synth); the endpoints are checked when they start.
+  // grpo, synthesize and refine have their own data (grpo.tasks, synth, refine.tasks); the endpoints are checked
+  // when they start.
   if (c.stage == "grpo" || c.stage == "synthesize") return;
+  if (c.stage == "refine") {
+    if (c.refine.tasks.empty()) io.fail("refine.tasks", "stage refine needs a JSONL file of problems");
+    return;
+  }
   if (c.data.sources.empty() && c.data.synthetic.task.empty())
     io.fail("data", "needs data.sources or data.synthetic.task: give at least one source file or a synthetic task");
   if (c.stage == "dense_warmup" && c.attention == "sparse")

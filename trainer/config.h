@@ -62,7 +62,7 @@ struct LoopConfig {
 void describe(ConfigIO& io, LoopConfig& c);
 
 struct TrainConfig {
-  std::string stage = "preflight";  // what to run: preflight, lm, dense_warmup, sparse, grpo, synthesize
+  std::string stage = "preflight";  // what to run: preflight, lm, dense_warmup, sparse, grpo, synthesize, refine
   std::string device = "cpu";       // cpu (MPI all-reduce) or cuda (NCCL, one GPU per rank; -DDSRL_CUDA=ON)
   std::string run_dir;              // where the resolved config, metrics and checkpoints go;
                                     // empty: runs/<stage>-<UTC time>
@@ -77,8 +77,9 @@ struct TrainConfig {
   OptimConfig optim;                // training stages
   IndexerTrainConfig indexer;       // stages dense_warmup and sparse
   LoopConfig train;                 // training stages (grpo: steps, logging, checkpoints)
-  GrpoConfig grpo;                  // stage grpo (and synthesize: endpoints, sampling, grpo.agent)
+  GrpoConfig grpo;                  // stage grpo (and synthesize, refine: endpoints, sampling, grpo.agent)
   SynthConfig synth;                // stage synthesize
+  RefineConfig refine;              // stage refine (an evaluation: sequential refinement of proofs)
 };
 void describe(ConfigIO& io, TrainConfig& c);
 

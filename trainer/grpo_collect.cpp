@@ -210,7 +210,9 @@ std::vector<GrpoCollector::Episode> GrpoCollector::completions(const std::vector
                "({}, {}): samples must come back in request order", i, x.prompt_id, x.sample_index, p, g);
     TurnOutput o = turn_output(std::move(x));
     Episode e;
-    e.response = valid_utf8(tokenizer_->decode(o.tokens));  // sampled bytes may break a character
+    // The text the model wrote, without the stop token that ended it; sampled bytes may break a character.
+    const auto text_end = o.tokens.end() - (o.stopped && !o.tokens.empty() ? 1 : 0);
+    e.response = valid_utf8(tokenizer_->decode(std::vector<int32_t>(o.tokens.begin(), text_end)));
     e.response_tokens = static_cast<int64_t>(o.tokens.size());
     e.stopped = o.stopped;
     e.oldest_version = o.version;
@@ -407,6 +409,19 @@ std::vector<PassCount> GrpoCollector::pass_counts(const std::vector<GrpoPrompt>&
     ++p.scored;
     p.rewards.push_back(rewards[i].total);
     p.passes += rewards[i].total >= threshold;
+  }
+  return out;
+}
+
+std::vector<ScoredAnswer> GrpoCollector::scored_answers(const std::vector<GrpoPrompt>& prompts, int64_t per_prompt,
+                                                        double temperature, uint64_t seed) {
+  AgentStats agent;
+  const std::vector<Episode> answers = episodes(prompts, {temperature, per_prompt, seed, false, false}, &agent);
+  const std::vector<RewardResult> rewards = score(prompts, answers, per_prompt);
+  std::vector<ScoredAnswer> out;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    out.push_back({answers[i].response, rewards[i]});
+    if (!answers[i].error.empty()) out.back().reward.error = answers[i].error;
   }
   return out;
 }

@@ -68,6 +68,12 @@ struct PassCount {
   std::string first_error;       // of an unscored sample
 };
 
+// One answer to a prompt and its reward (scored_answers).
+struct ScoredAnswer {
+  std::string response;
+  RewardResult reward;  // reward.error: the answer could not be generated or scored
+};
+
 // Rollouts sample only ids the tokenizer can decode: a model whose embedding is padded past its tokenizer
 // (DeepSeek-V3's 129,280 rows, a random model with the byte tokenizer) gets a vocab limit; 0 when none is needed.
 // Throws ConfigError when the tokenizer has more ids than the model embeds.
@@ -86,6 +92,10 @@ class GrpoCollector {
   // its total reward is at least `threshold` (stage synthesize's pass@k).
   std::vector<PassCount> pass_counts(const std::vector<GrpoPrompt>& prompts, int64_t k, double threshold,
                                      uint64_t seed, AgentStats* stats);
+  // per_prompt answers to each prompt at `temperature` (completions, or agent trajectories with grpo.agent), each
+  // scored with its prompt's task type and answer; prompt-major order (stage refine).
+  std::vector<ScoredAnswer> scored_answers(const std::vector<GrpoPrompt>& prompts, int64_t per_prompt,
+                                           double temperature, uint64_t seed);
   RolloutPool& pool() { return pool_; }
 
  private:

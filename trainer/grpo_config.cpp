@@ -70,6 +70,36 @@ void describe(ConfigIO& io, SynthConfig& c) {
                                           c.max_difficulty));
 }
 
+void describe(ConfigIO& io, RefineConfig& c) {
+  io.field("tasks", c.tasks);
+  io.field("problem_field", c.problem_field);
+  io.field("answer_field", c.answer_field);
+  io.field("problems", c.problems, int64_t{1}, int64_t{1000000});
+  io.field("rounds", c.rounds, int64_t{1}, int64_t{100});
+  io.field("k", c.k, int64_t{1}, int64_t{10000});
+  io.field("verifications", c.verifications, int64_t{1}, int64_t{1000});
+  io.field("stop_at_full_score", c.stop_at_full_score);
+  io.field("task_type", c.task_type);
+  io.field("score_signal", c.score_signal);
+  io.field("verifier_task_type", c.verifier_task_type);
+  io.field("generator_prompt", c.generator_prompt);
+  io.field("verifier_prompt", c.verifier_prompt);
+  io.field("revision_prompt", c.revision_prompt);
+  io.field("evaluation_marker", c.evaluation_marker);
+  io.field("score_marker", c.score_marker);
+  io.field("out", c.out);
+  if (!io.reading()) return;
+  auto needs = [&](const char* key, const std::string& prompt, std::vector<const char*> fields) {
+    for (const char* f : fields)
+      if (prompt.find(f) == std::string::npos) io.fail(key, fmt::format("must contain {}", f));
+  };
+  needs("generator_prompt", c.generator_prompt, {"{problem}"});
+  needs("verifier_prompt", c.verifier_prompt, {"{problem}", "{proof}"});
+  needs("revision_prompt", c.revision_prompt, {"{problem}", "{proof}", "{analysis}"});
+  if (c.evaluation_marker.empty()) io.fail("evaluation_marker", "must not be empty");
+  if (c.score_marker.empty()) io.fail("score_marker", "must not be empty");
+}
+
 void describe(ConfigIO& io, GrpoConfig& c) {
   io.field("rollout_endpoints", c.rollout_endpoints);
   io.field("reward_endpoint", c.reward_endpoint);

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "agent/agent_config.h"
+#include "agent/derivations.h"
+#include "agent/proof_format.h"
 #include "agent/python_tool.h"
 #include "trainer/data_config.h"
 
@@ -65,6 +67,34 @@ struct SynthConfig {
   std::string out;                      // folder for tasks.jsonl (kept) and rejected.jsonl; "": <run_dir>
 };
 void describe(ConfigIO& io, SynthConfig& c);
+
+// Stage refine (docs/proofs.md): DeepSeekMath-V2's sequential refinement as an evaluation. For each problem, k
+// chains each write a proof with a self-analysis (generator_prompt); the policy then verifies each proof
+// (verifier_prompt, `verifications` times, the mean of their scores ranks it), and each chain not yet verified at
+// full score revises its proof given the most critical analysis (revision_prompt), for up to `rounds` rounds.
+// A proof's true score is the reward service's `score_signal` for task_type (the derivation checker for the
+// built-in task). Per round: Pass@1 (the mean true score over all chains) and Best@k (per problem, the true score
+// of the proof the verifier scored highest), printed as a table and written to <out>/refine_summary.jsonl.
+struct RefineConfig {
+  std::string tasks;                           // JSONL of problems (dsrl-agent-data task=proofs: generator.jsonl)
+  std::string problem_field = "problem";       // fills {problem} in the role prompts
+  std::string answer_field = "answer";         // a proof's reference_answer for the reward (the built-in: the claim)
+  int64_t problems = 16;                       // the file's first problems
+  int64_t rounds = 3;                          // 1 generation + up to rounds - 1 revisions
+  int64_t k = 8;                               // chains per problem (Best@k)
+  int64_t verifications = 1;                   // verifier samples per proof
+  bool stop_at_full_score = true;              // a chain whose proof was verified at 1 stops revising
+  std::string task_type = "derivation_generator";  // the reward's task type for the generator's outputs
+  std::string score_signal = "proof_score";    // its signal that is a proof's true score (R_Y)
+  std::string verifier_task_type = "proof_verifier";  // scores the analyses against the true score (agreement)
+  std::string generator_prompt = kDerivationGeneratorPrompt;  // {problem}
+  std::string verifier_prompt = kDerivationVerifierPrompt;    // {problem}, {proof}
+  std::string revision_prompt = kDerivationRevisionPrompt;    // {problem}, {proof}, {analysis}
+  std::string evaluation_marker = VerifierTemplate{}.evaluation_marker;  // the analysis format (the reward's)
+  std::string score_marker = VerifierTemplate{}.score_marker;
+  std::string out;                             // folder for refine_proofs.jsonl and refine_summary.jsonl; "": run_dir
+};
+void describe(ConfigIO& io, RefineConfig& c);
 
 struct GrpoConfig {
   std::vector<std::string> rollout_endpoints;  // host:port of dsrl-rollout workers (load-balanced)

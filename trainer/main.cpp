@@ -7,6 +7,7 @@
 #include "trainer/grpo_stage.h"
 #include "trainer/preflight.h"
 #include "trainer/pretrain_stage.h"
+#include "trainer/refine_stage.h"
 #include "trainer/run_dir.h"
 #include "trainer/synth_stage.h"
 
@@ -25,6 +26,10 @@ int run_stage(const TrainConfig& config, const MpiSession& mpi, bool resume) {
   if (config.stage == "synthesize") {
     DSRL_CHECK(!resume, "stage synthesize has no --resume: it writes its task files anew");
     return run_synth_stage(config, mpi.rank(), run_dir);
+  }
+  if (config.stage == "refine") {
+    DSRL_CHECK(!resume, "stage refine has no --resume: it is an evaluation, run it again");
+    return run_refine_stage(config, mpi.rank(), run_dir);
   }
   return run_pretrain_stage(config, *comm, run_dir, resume);
 }
@@ -47,6 +52,6 @@ int main(int argc, char** argv) {
   dsrl::MpiSession mpi(&argc, &argv);
   return dsrl::run_main<dsrl::TrainConfig>(
       argc, argv,
-      "dsrl-train: training stages (preflight, lm, dense_warmup, sparse, grpo, synthesize) under mpirun or srun",
+      "dsrl-train: training stages (preflight, lm, dense_warmup, sparse, grpo, synthesize, refine) under mpirun or srun",
       [&](const dsrl::TrainConfig& config, const dsrl::CommandLine& cli) { return dsrl::train(config, mpi, cli.resume); });
 }

@@ -107,10 +107,10 @@ TEST(Derivations, AnalysesAndRolePromptsUseTheVerifierFormat) {
   }
   EXPECT_EQ(fill_role_prompt("{problem}|{proof}|{analysis}|{problem}{other}", "P", "Y", "Z"), "P|Y|Z|P{other}");
   const std::string verifier = fill_role_prompt(kDerivationVerifierPrompt, "1 + 2 = 3", "= 3", "");
-  EXPECT_NE(verifier.find("Check this proof that 1 + 2 = 3."), std::string::npos) << verifier;
-  EXPECT_NE(verifier.find("Proof:\n= 3\n"), std::string::npos) << verifier;
+  EXPECT_NE(verifier.find("Check this proof that 1 + 2 = 3:\n= 3"), std::string::npos) << verifier;
   const std::string revision = fill_role_prompt(kDerivationRevisionPrompt, "1 + 2 = 3", "= 4", "Z");
-  EXPECT_NE(revision.find("= 4\n\nZ\n\nWrite a corrected proof"), std::string::npos) << revision;
+  EXPECT_NE(revision.find("proof:\n= 4\nZ\n\nWrite a corrected proof that 1 + 2 = 3."), std::string::npos)
+      << revision;
   EXPECT_EQ(std::string(kDerivationGeneratorPrompt).find("{proof}"), std::string::npos);
 }
 

@@ -27,12 +27,20 @@ TEST(TrainConfig, DefaultsAndPreflightKeys) {
 
 TEST(TrainConfig, RejectsUnbuiltStagesAndBadValues) {
   EXPECT_NE(error("stage: distill").find("t.yaml:1: stage must be one of [preflight, lm, dense_warmup, sparse, "
-                                        "grpo, synthesize], got 'distill'"), std::string::npos);
+                                        "grpo, synthesize, refine], got 'distill'"), std::string::npos);
   EXPECT_NE(error("stage: synthesize").find("model needs model.checkpoint"), std::string::npos);
   EXPECT_EQ(error("stage: synthesize\nmodel: {config: m.yaml}"), "") << "its data comes from synth:, not data:";
   EXPECT_NE(error("stage: synthesize\nmodel: {config: m.yaml}\nsynth: {start_difficulty: 3, max_difficulty: 2}")
                 .find("synth.max_difficulty must be >= start_difficulty (3), got 2"),
             std::string::npos);
+  const std::string refine = "stage: refine\nmodel: {config: m.yaml}\n";
+  EXPECT_NE(error(refine).find("refine.tasks stage refine needs a JSONL file of problems"), std::string::npos)
+      << error(refine);
+  EXPECT_EQ(error(refine + "refine: {tasks: p.jsonl}"), "");
+  EXPECT_NE(error(refine + "refine: {tasks: p.jsonl, revision_prompt: 'fix {proof} of {problem}'}")
+                .find("refine.revision_prompt must contain {analysis}"),
+            std::string::npos);
+  EXPECT_NE(error(refine + "refine: {tasks: p.jsonl, k: 0}").find("refine.k"), std::string::npos);
   EXPECT_NE(error("stage: lm\ndata: {synthetic: {task: copy}}").find("model needs model.checkpoint"), std::string::npos);
   EXPECT_NE(error("stage: lm\nmodel: {config: m.yaml}").find("data needs data.sources or data.synthetic.task"),
             std::string::npos);
