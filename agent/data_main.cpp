@@ -18,6 +18,8 @@
 //                        questions over a shop database (tools: records, calculator; reward task type records);
 //                        count per difficulty, every difficulty when difficulty is 0
 //      cold_start.jsonl  the worked trajectory (the queries, the calculator's sum, "Answer: N"), tool results real
+//      proposals.jsonl   {prompt, response}: the task's database and its question with a program that prints the
+//                        answer (stage lm with chat: true): teaches the policy to write tasks (synth.policy_tasks)
 //   dsrl-agent-data --set task=proofs --set out=data/proofs --set count=500 [--set proofs.max_operations=4]
 //   -> generator.jsonl   {prompt, answer: the claim "EXPR = V", problem, operations}: DeepSeekMath-V2 generator
 //                        tasks on arithmetic derivations (reward task type proof_generator; stage refine reads it)
@@ -43,6 +45,7 @@
 #include "agent/proof_format.h"
 #include "agent/python_tool.h"
 #include "agent/records.h"
+#include "agent/records_proposals.h"
 #include "common/cli.h"
 #include "model/chat.h"
 
@@ -220,6 +223,7 @@ int write_records(const AgentDataConfig& c) {
   const std::filesystem::path dir = output_dir(c);
   auto questions = open_out(dir / "questions.jsonl");
   auto cold = open_out(dir / "cold_start.jsonl");
+  auto proposals = open_out(dir / "proposals.jsonl");
   int64_t written = 0, turns = 0;
   for (int d = 1; d <= kRecordsMaxDifficulty; ++d) {
     if (c.difficulty != 0 && d != c.difficulty) continue;
@@ -239,11 +243,14 @@ int write_records(const AgentDataConfig& c) {
       }
       steps.push_back({"assistant", "Answer: " + t.answer, "", {}});
       write_cold_start(cold, t.statement, steps, tools, c);
+      proposals << nlohmann::json{{"prompt", records_proposal_prompt(t.files)},
+                                  {"response", records_worked_proposal(t)}}.dump()
+                << "\n";
       ++written;
       turns += static_cast<int64_t>(steps.size());
     }
   }
-  fmt::print("wrote {} tasks and {} cold-start turns to {}\n", written, turns, dir.string());
+  fmt::print("wrote {} tasks, {} cold-start turns and {} proposals to {}\n", written, turns, written, dir.string());
   return 0;
 }
 

@@ -59,8 +59,12 @@ std::map<std::string, std::string> as_files(const std::vector<Customer>& custome
 RecordsTask order_quantity(std::mt19937_64& rng, const std::vector<Customer>&, const std::vector<Order>& orders) {
   const Order& o = orders[pick(rng, orders.size())];
   RecordsTask t;
-  t.statement = fmt::format("How many units are in order {}?{}", o.id, kHow);
+  t.question = fmt::format("How many units are in order {}?", o.id);
   t.answer = std::to_string(o.quantity);
+  t.solution_program = fmt::format(
+      "import csv\n"
+      "orders = csv.DictReader(open('orders.csv'))\n"
+      "print(sum(int(o['quantity']) for o in orders if o['id'] == '{}'))\n", o.id);
   t.template_name = "order_quantity";
   t.solution_calls = {{{"query", query_call("orders", "id", std::to_string(o.id))}}};
   return t;
@@ -71,8 +75,12 @@ RecordsTask order_count(std::mt19937_64& rng, const std::vector<Customer>& custo
   const Customer& c = customers[pick(rng, customers.size())];
   const auto n = std::count_if(orders.begin(), orders.end(), [&](const Order& o) { return o.customer_id == c.id; });
   RecordsTask t;
-  t.statement = fmt::format("How many orders has {} placed?{}", c.name, kHow);
+  t.question = fmt::format("How many orders has {} placed?", c.name);
   t.answer = std::to_string(n);
+  t.solution_program = fmt::format(
+      "import csv\n"
+      "ids = {{c['id'] for c in csv.DictReader(open('customers.csv')) if c['name'] == '{}'}}\n"
+      "print(sum(1 for o in csv.DictReader(open('orders.csv')) if o['customer_id'] in ids))\n", c.name);
   t.template_name = "order_count";
   t.solution_calls = {{{"query", query_call("customers", "name", c.name)}},
                       {{"query", query_call("orders", "customer_id", std::to_string(c.id))}}};
@@ -85,8 +93,13 @@ RecordsTask city_spend(std::mt19937_64& rng, const std::vector<Customer>& custom
   const auto buyer = [&](const Customer& c) { return c.id == some.customer_id; };
   const std::string city = std::find_if(customers.begin(), customers.end(), buyer)->city;
   RecordsTask t;
-  t.statement = fmt::format("How much did the customers in {} spend in total (quantity times unit price, summed "
-                            "over all their orders)?{}", city, kHow);
+  t.question = fmt::format("How much did the customers in {} spend in total (quantity times unit price, summed "
+                           "over all their orders)?", city);
+  t.solution_program = fmt::format(
+      "import csv\n"
+      "ids = {{c['id'] for c in csv.DictReader(open('customers.csv')) if c['city'] == '{}'}}\n"
+      "print(sum(int(o['quantity']) * int(o['unit_price']) for o in csv.DictReader(open('orders.csv'))\n"
+      "          if o['customer_id'] in ids))\n", city);
   t.template_name = "city_spend";
   t.solution_calls = {{{"query", query_call("customers", "city", city)}}, {}};
   int64_t total = 0;
@@ -219,11 +232,14 @@ std::vector<RecordsTask> make_records_tasks(int64_t count, int difficulty, uint6
                     : difficulty == 2 ? order_count(rng, customers, orders)
                                       : city_spend(rng, customers, orders);
     t.files = as_files(customers, orders);
+    t.statement = records_statement(t.question);
     t.difficulty = difficulty;
     out.push_back(std::move(t));
   }
   return out;
 }
+
+std::string records_statement(const std::string& question) { return question + kHow; }
 
 void add_records_tools(ToolRegistry& registry, const Workspace& workspace) {
   registry.add(std::make_unique<ListTablesTool>(workspace));

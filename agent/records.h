@@ -22,14 +22,21 @@ namespace dsrl {
 constexpr int kRecordsMaxDifficulty = 3;
 
 struct RecordsTask {
-  std::string statement;                     // the user message
+  std::string question;                      // e.g. "How many units are in order 17?"
+  std::string statement;                     // the user message: the question and how to answer (records_statement)
   std::map<std::string, std::string> files;  // customers.csv, orders.csv
   std::string answer;                        // an integer, in decimal
   int difficulty = 1;                        // 1..kRecordsMaxDifficulty
   std::string template_name;                 // order_quantity | order_count | city_spend
   // A worked solution for the cold start: per turn, its tool calls (name, JSON arguments); an answer turn follows.
   std::vector<std::vector<std::pair<std::string, std::string>>> solution_calls;
+  // A Python program that prints the answer from the CSV files beside it (the verifier a policy-written task
+  // carries, agent/records_proposals.h; the cold start's worked proposal).
+  std::string solution_program;
 };
+
+// The user message of a records question: the question, then how to answer it with the tools.
+std::string records_statement(const std::string& question);
 
 // `count` tasks of `difficulty`, each with its own database (larger at higher difficulty), the same for the same
 // seed. Throws dsrl::Error on count outside [1, 100000] or difficulty outside [1, kRecordsMaxDifficulty].

@@ -413,6 +413,14 @@ std::vector<PassCount> GrpoCollector::pass_counts(const std::vector<GrpoPrompt>&
   return out;
 }
 
+std::vector<std::string> GrpoCollector::completion_texts(const std::vector<GrpoPrompt>& prompts, int64_t per_prompt,
+                                                         double temperature, uint64_t seed) {
+  std::vector<std::string> out;
+  for (Episode& e : completions(prompts, {temperature, per_prompt, seed, false, false}))
+    out.push_back(std::move(e.response));
+  return out;
+}
+
 std::vector<ScoredAnswer> GrpoCollector::scored_answers(const std::vector<GrpoPrompt>& prompts, int64_t per_prompt,
                                                         double temperature, uint64_t seed) {
   AgentStats agent;

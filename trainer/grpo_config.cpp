@@ -55,7 +55,8 @@ void describe(ConfigIO& io, GrpoAgentConfig& c) {
 void describe(ConfigIO& io, SynthConfig& c) {
   io.choice("environment", c.environment, {"records"});
   io.field("task_type", c.task_type);
-  io.field("tasks", c.tasks, int64_t{1}, int64_t{1000000});
+  io.field("tasks", c.tasks, int64_t{0}, int64_t{1000000});
+  io.field("policy_tasks", c.policy_tasks, int64_t{0}, int64_t{1000000});
   io.field("start_difficulty", c.start_difficulty, 1, kRecordsMaxDifficulty);
   io.field("max_difficulty", c.max_difficulty, 1, kRecordsMaxDifficulty);
   io.field("k", c.k, int64_t{1}, int64_t{100000});
@@ -65,6 +66,9 @@ void describe(ConfigIO& io, SynthConfig& c) {
   io.field("tasks_per_batch", c.tasks_per_batch, int64_t{1}, int64_t{1000000});
   io.field("seed", c.seed);
   io.field("out", c.out);
+  if (io.reading() && c.tasks + c.policy_tasks == 0)
+    io.fail("tasks", "stage synthesize needs candidates: tasks (from templates) or policy_tasks (written by the "
+                     "policy) above 0");
   if (io.reading() && c.max_difficulty < c.start_difficulty)
     io.fail("max_difficulty", fmt::format("must be >= start_difficulty ({}), got {}", c.start_difficulty,
                                           c.max_difficulty));

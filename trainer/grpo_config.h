@@ -55,7 +55,12 @@ void describe(ConfigIO& io, GrpoAgentConfig& c);
 struct SynthConfig {
   std::string environment = "records";  // the template family: records (agent/records.h, general agent)
   std::string task_type = "records";    // the reward service's task type that verifies the answers
-  int64_t tasks = 32;                   // candidates in the first round
+  int64_t tasks = 32;                   // candidates from the templates in the first round
+  // Candidates the policy writes in the first round: each is shown a new database (start_difficulty's size) and
+  // writes a question with a Python program that answers it from the tables; the program, run in the sandbox of
+  // grpo.agent.python, gives the answer (agent/records_proposals.h). Unreadable or failing proposals go to
+  // <out>/proposals_invalid.jsonl.
+  int64_t policy_tasks = 0;
   int start_difficulty = 1;             // of the first round's candidates
   int max_difficulty = 3;               // successors stop here
   int64_t k = 100;                      // samples per task

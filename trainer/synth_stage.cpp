@@ -7,9 +7,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/python_tool.h"
 #include "agent/records.h"
+#include "agent/records_proposals.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "model/config.h"
 #include "trainer/data_source.h"
 #include "trainer/grpo_collect.h"
@@ -46,6 +49,7 @@ uint64_t successor_seed(uint64_t parent_seed, int64_t parent_id) {
 
 std::vector<Candidate> first_round(const SynthConfig& s) {
   std::vector<Candidate> out;
+  if (s.tasks == 0) return out;
   const std::vector<RecordsTask> tasks = make_records_tasks(s.tasks, s.start_difficulty, s.seed);
   for (size_t i = 0; i < tasks.size(); ++i) out.push_back({tasks[i], s.seed, static_cast<int64_t>(i), -1, 0});
   return out;
@@ -61,11 +65,64 @@ GrpoPrompt as_prompt(const RecordsTask& t) {
   return p;
 }
 
+struct Proposals {
+  std::vector<Candidate> valid;
+  int64_t invalid = 0;
+  std::string first_reason;  // of an invalid one
+};
+
+// The policy-written candidates (synth.policy_tasks): a question and a program per new database, the program run in
+// the sandbox for the answer. Invalid proposals go to `invalid_file` with the reason.
+Proposals policy_round(const SynthConfig& s, const GrpoConfig& g, GrpoCollector& collector, int64_t first_id,
+                       std::ofstream& invalid_file) {
+  Proposals out;
+  if (s.policy_tasks == 0) return out;
+  std::unique_ptr<PythonTool> python;
+  try {
+    python = std::make_unique<PythonTool>(g.agent.python);
+  } catch (const Error& e) {
+    DSRL_FAIL("synth.policy_tasks runs the policy's programs in the sandbox of grpo.agent.python: {}", e.what());
+  }
+  const uint64_t seed = s.seed + 104729;  // databases other than the template candidates'
+  const std::vector<RecordsTask> databases = make_records_tasks(s.policy_tasks, s.start_difficulty, seed);
+  std::vector<GrpoPrompt> prompts;
+  for (const RecordsTask& d : databases) {
+    prompts.push_back(as_prompt(d));
+    prompts.back().user = records_proposal_prompt(d.files);
+    prompts.back().text = chat_document(prompts.back().user, "").prompt;
+  }
+  const std::vector<std::string> replies = collector.completion_texts(prompts, 1, g.temperature, seed * 7919);
+  for (size_t i = 0; i < databases.size(); ++i) {
+    std::string why;
+    const auto proposal = parse_task_proposal(replies[i], &why);
+    const auto answer = proposal ? proposal_answer(*proposal, databases[i].files, *python, &why) : std::nullopt;
+    if (!answer) {
+      invalid_file << nlohmann::json{{"database_seed", seed}, {"database", i}, {"files", databases[i].files},
+                                     {"reply", valid_utf8(utf8_prefix(replies[i], 2000))}, {"why", why}}.dump()
+                   << "\n";
+      if (out.first_reason.empty()) out.first_reason = why;
+      ++out.invalid;
+      continue;
+    }
+    RecordsTask t;
+    t.question = proposal->question;
+    t.statement = records_statement(t.question);
+    t.files = databases[i].files;
+    t.answer = *answer;
+    t.difficulty = s.start_difficulty;
+    t.template_name = "policy";
+    t.solution_program = proposal->program;
+    out.valid.push_back({std::move(t), seed, first_id + static_cast<int64_t>(out.valid.size()), -1, 0});
+  }
+  return out;
+}
+
 // The task's line for tasks.jsonl / rejected.jsonl: what grpo.tasks reads, then provenance and pass rate.
 std::string task_line(const Candidate& c, const PassCount& pass, const SynthConfig& s, const std::string& verdict) {
   const double rate = pass.scored ? static_cast<double>(pass.passes) / static_cast<double>(pass.scored) : 0.0;
   return nlohmann::json{
       {"prompt", c.task.statement}, {"answer", c.task.answer}, {"files", c.task.files},
+      {"program", c.task.solution_program},
       {"task_type", s.task_type}, {"difficulty", c.task.difficulty}, {"verdict", verdict},
       {"provenance", {{"environment", s.environment}, {"template", c.task.template_name}, {"seed", c.seed},
                       {"id", c.id}, {"parent", c.parent}, {"round", c.round}}},
@@ -87,8 +144,8 @@ int64_t& count_of(Tally& t, const std::string& verdict) {
 }
 
 // Logs the counts per difficulty and appends them, with the totals, to <run_dir>/synth_summary.jsonl.
-void report(const std::map<int, Tally>& tally, const SynthConfig& s, const std::string& run_dir,
-            const std::filesystem::path& out_dir) {
+void report(const std::map<int, Tally>& tally, const Proposals& proposals, const SynthConfig& s,
+            const std::string& run_dir, const std::filesystem::path& out_dir) {
   auto log = logger("trainer");
   int64_t candidates = 0, kept = 0;
   nlohmann::json summary = {{"k", s.k}, {"pass_threshold", s.pass_threshold},
@@ -103,6 +160,7 @@ void report(const std::map<int, Tally>& tally, const SynthConfig& s, const std::
     candidates += t.candidates, kept += t.kept;
   }
   summary["candidates"] = candidates, summary["kept"] = kept, summary["rejected"] = candidates - kept;
+  summary["policy_proposals"] = s.policy_tasks, summary["policy_valid"] = proposals.valid.size();
   append_metrics(run_dir, summary.dump(), "synth_summary.jsonl");
   log->info("synthesize: kept {} of {} tasks in {}, rejected {} in {}", kept, candidates,
             (out_dir / "tasks.jsonl").string(), candidates - kept, (out_dir / "rejected.jsonl").string());
@@ -126,9 +184,17 @@ int run_synth_stage(const TrainConfig& config, int rank, const std::string& run_
   const std::filesystem::path out_dir(s.out.empty() ? run_dir : s.out);
   std::filesystem::create_directories(out_dir);
   auto kept_file = open_out(out_dir / "tasks.jsonl"), rejected_file = open_out(out_dir / "rejected.jsonl");
+  auto invalid_file = open_out(out_dir / "proposals_invalid.jsonl");
 
   std::map<int, Tally> tally;  // by difficulty
   std::vector<Candidate> round = first_round(s);
+  const Proposals proposals = policy_round(s, g, collector, static_cast<int64_t>(round.size()), invalid_file);
+  if (s.policy_tasks > 0)
+    log->info("synthesize: the policy proposed {} tasks: {} valid, {} invalid{} ({})", s.policy_tasks,
+              proposals.valid.size(), proposals.invalid,
+              proposals.first_reason.empty() ? "" : ", first: " + proposals.first_reason,
+              (out_dir / "proposals_invalid.jsonl").string());
+  round.insert(round.end(), proposals.valid.begin(), proposals.valid.end());
   int64_t next_id = static_cast<int64_t>(round.size());
   for (int64_t r = 0; !round.empty(); ++r) {
     std::vector<Candidate> harder;
@@ -162,8 +228,8 @@ int run_synth_stage(const TrainConfig& config, int rank, const std::string& run_
     }
     round = std::move(harder);
   }
-  DSRL_CHECK(kept_file.good() && rejected_file.good(), "stage synthesize: writing {} failed", out_dir.string());
-  report(tally, s, run_dir, out_dir);
+  DSRL_CHECK(kept_file.good() && rejected_file.good() && invalid_file.good(), "stage synthesize: writing {} failed", out_dir.string());
+  report(tally, proposals, s, run_dir, out_dir);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include "agent/calculator.h"
 #include "agent/records.h"
+#include "agent/records_proposals.h"
 #include "common/error.h"
 
 namespace dsrl {
@@ -85,6 +86,61 @@ TEST(Records, ToolsAnswerFromTheTablesAndRefuseBadArguments) {
   EXPECT_NE(query({{"table", "customers"}, {"column", "age"}, {"value", "1"}}).text.find("has no column 'age'"),
             std::string::npos);
   EXPECT_NE(query({{"table", "customers"}, {"column", "id"}}).text.find("needs the argument \"value\""),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace dsrl
+
+// Policy-written tasks: a template task's worked proposal parses, and its program, run in the sandbox beside the
+// tables, prints the template's answer; bad proposals are refused with the reason.
+namespace dsrl {
+namespace {
+
+const PythonTool& sandbox_python() {
+  static const PythonTool* p = new PythonTool(PythonToolConfig{});
+  return *p;
+}
+
+TEST(RecordsProposals, WorkedProposalsPrintTheTemplateAnswer) {
+  for (int difficulty = 1; difficulty <= kRecordsMaxDifficulty; ++difficulty) {
+    for (const RecordsTask& t : make_records_tasks(4, difficulty, 11)) {
+      std::string why;
+      const auto p = parse_task_proposal("Sure.\n" + records_worked_proposal(t) + "\nDone.", &why);
+      ASSERT_TRUE(p.has_value()) << why;
+      EXPECT_EQ(p->question, t.question);
+      EXPECT_EQ(records_statement(p->question), t.statement);
+      EXPECT_EQ(proposal_answer(*p, t.files, sandbox_python(), &why), t.answer) << why << "\n" << p->program;
+    }
+  }
+}
+
+TEST(RecordsProposals, BadProposalsAreRefusedWithTheReason) {
+  std::string why;
+  EXPECT_FALSE(parse_task_proposal("What is in order 3?\n```python\nprint(1)\n```", &why));
+  EXPECT_EQ(why, "no \"Question:\" line");
+  EXPECT_FALSE(parse_task_proposal("Question: lamps\n```python\nprint(1)\n```", &why));
+  EXPECT_EQ(why, "the question is empty or does not end in '?'");
+  EXPECT_FALSE(parse_task_proposal("Question: How many?\nprint(1)", &why));
+  EXPECT_EQ(why, "no ```python block after the question");
+  EXPECT_FALSE(parse_task_proposal("Question: How many?\n```python\nprint(1)\n", &why));
+  EXPECT_EQ(why, "the ```python block is not closed");
+  EXPECT_FALSE(parse_task_proposal("Question: How many?\n```python\n \n```", &why));
+  EXPECT_EQ(why, "the program is empty");
+
+  const RecordsTask t = make_records_tasks(1, 1, 2)[0];
+  auto answer = [&](const std::string& program) {
+    why.clear();
+    return proposal_answer(TaskProposal{"How many?", program}, t.files, sandbox_python(), &why);
+  };
+  EXPECT_EQ(answer("import csv\nprint(len(list(csv.DictReader(open('orders.csv')))))\n"), "10") << why;
+  EXPECT_FALSE(answer("print('ten')\n"));
+  EXPECT_EQ(why, "the program ended with exit 0 and printed 'ten'");
+  EXPECT_FALSE(answer("print(1)\nprint(2)\n"));
+  EXPECT_FALSE(answer("print(1.5)\n"));
+  EXPECT_FALSE(answer("open('missing.csv')\n"));
+  EXPECT_NE(why.find("the program ended with exit 1 and printed 'Traceback"), std::string::npos) << why;
+  EXPECT_NE(records_proposal_prompt(t.files).find("orders.csv:\nid,customer_id,item,quantity,unit_price\n"),
             std::string::npos);
 }
 

@@ -7,7 +7,10 @@ an easiest records task now and then, so some tasks pass and some do not.
      rewards the stage recorded; the counts it logs and summarises match the files;
   2. difficulty raising (pass_threshold below any reward, so every sample passes): each task gets a successor one
      difficulty up, linked to it by provenance, until max_difficulty;
-  3. stage grpo trains on the kept tasks, with their database files.
+  3. stage grpo trains on the kept tasks, with their database files;
+  4. policy-written tasks (synth.policy_tasks): every proposal is either a candidate (template "policy", its
+     program and the answer it printed) or in proposals_invalid.jsonl with the reason; the untrained model's
+     replies are not proposals, so they are all refused there (tests/agent/records_test.cpp runs valid ones).
 Usage: synth_test.py MPIRUN DSRL_TRAIN SOURCE_DIR"""
 import json
 import os
@@ -69,6 +72,19 @@ runner.check("each successor is one difficulty above its parent, one round later
                  for t in tasks.values() if t["difficulty"] > 1))
 runner.check("templates follow difficulty",
              {t["provenance"]["template"] for t in by_difficulty[3]} == {"city_spend"})
+
+# 4. Policy-written tasks only.
+run_local("policy", SMALL + ["synth.tasks=0", "synth.policy_tasks=6", "synth.k=2", "grpo.agent.max_new_tokens=200"])
+invalid = read("policy", "proposals_invalid.jsonl")
+policy = [t for t in read("policy", "tasks.jsonl") + read("policy", "rejected.jsonl")
+          if t["provenance"]["template"] == "policy"]
+summary = read("policy", "synth_summary.jsonl")[-1]
+runner.check("every proposal is a candidate or refused with its reason",
+             len(invalid) + len(policy) == 6 and summary["policy_proposals"] == 6
+             and summary["policy_valid"] == len(policy) and all(i["why"] and "reply" in i for i in invalid),
+             (len(invalid), len(policy), summary))
+runner.check("the refusals are logged", f"the policy proposed 6 tasks: {len(policy)} valid, {len(invalid)} invalid"
+             in runner.log("policy"))
 
 # 3. GRPO reads the kept set.
 run_local("grpo", ["stage=grpo", f"grpo.tasks=[{{task_type: records, path: {TMP}/filter/tasks.jsonl}}]",

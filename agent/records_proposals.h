@@ -1,0 +1,42 @@
+// Policy-written records tasks (torch-free; stage synthesize with synth.policy_tasks, docs/synthesis.md). The
+// policy is shown a database (a records task's CSV tables) and writes a new question with a Python program that
+// answers it from the tables. The program is the task's verifier: run in the sandbox beside the tables, the one
+// integer it prints becomes the task's answer. A proposal that cannot be read, whose program fails, or that
+// prints anything else is rejected with the reason.
+//   Question: How many lamps were ordered?
+//   ```python
+//   import csv
+//   print(sum(int(o['quantity']) for o in csv.DictReader(open('orders.csv')) if o['item'] == 'lamp'))
+//   ```
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "agent/python_tool.h"
+#include "agent/records.h"
+
+namespace dsrl {
+
+// The user message asking for a proposal about the database in `files` (its tables inline).
+std::string records_proposal_prompt(const std::map<std::string, std::string>& files);
+
+// A template task's own proposal (its question and solution program) in the reply format: the cold start.
+std::string records_worked_proposal(const RecordsTask& task);
+
+struct TaskProposal {
+  std::string question;  // one line, ending in "?"
+  std::string program;   // the Python code block
+};
+
+// The proposal in a reply: the first "Question: ...?" line and the first ```python block after it. nullopt, with
+// *why set, when either is missing or empty.
+std::optional<TaskProposal> parse_task_proposal(const std::string& reply, std::string* why);
+
+// Runs the proposal's program beside `files` in the sandbox: the answer when it exited cleanly and printed one
+// integer (at most 18 digits), else nullopt with *why set (its ending and the start of its output).
+std::optional<std::string> proposal_answer(const TaskProposal& proposal, const std::map<std::string, std::string>& files,
+                                           const PythonTool& python, std::string* why);
+
+}  // namespace dsrl
