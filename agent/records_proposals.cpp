@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <regex>
 
 namespace dsrl {
@@ -13,6 +14,28 @@ std::string trimmed(const std::string& s) {
   const size_t a = s.find_first_not_of(" \t\r\n");
   if (a == std::string::npos) return "";
   return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
+}
+
+// Whether `word` occurs in `text` as a whole word (not inside a longer name or number).
+bool mentions(const std::string& text, const std::string& word) {
+  auto part_of_word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+    const bool starts = at == 0 || !part_of_word(text[at - 1]);
+    const size_t end = at + word.size();
+    if (starts && (end == text.size() || !part_of_word(text[end]))) return true;
+  }
+  return false;
+}
+
+// A value the program compares a field with (`== 'x'` or `== "x"`) that the question does not name: such a
+// program answers another question (another order, another customer) than the one it came with.
+std::optional<std::string> unmentioned_lookup(const TaskProposal& p) {
+  static const std::regex kCompared(R"(==\s*(['"])([^'"]*)\1)");
+  for (std::sregex_iterator it(p.program.begin(), p.program.end(), kCompared), end; it != end; ++it) {
+    const std::string value = (*it)[2].str();
+    if (value.empty() || !mentions(p.question, value)) return value;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -54,6 +77,10 @@ std::optional<TaskProposal> parse_task_proposal(const std::string& reply, std::s
 
 std::optional<std::string> proposal_answer(const TaskProposal& proposal, const std::map<std::string, std::string>& files,
                                            const PythonTool& python, std::string* why) {
+  if (const auto value = unmentioned_lookup(proposal)) {
+    *why = fmt::format("the program looks up '{}', which the question does not name", *value);
+    return std::nullopt;
+  }
   std::map<std::string, std::string> all = files;
   all["proposal.py"] = proposal.program;
   const SandboxResult r = python.run_files(all, {"proposal.py"});

@@ -1,8 +1,8 @@
 // Policy-written records tasks (torch-free; stage synthesize with synth.policy_tasks, docs/synthesis.md). The
 // policy is shown a database (a records task's CSV tables) and writes a new question with a Python program that
 // answers it from the tables. The program is the task's verifier: run in the sandbox beside the tables, the one
-// integer it prints becomes the task's answer. A proposal that cannot be read, whose program fails, or that
-// prints anything else is rejected with the reason.
+// integer it prints becomes the task's answer. A proposal that cannot be read, whose program looks up something
+// the question does not name, fails, or prints anything else is rejected with the reason.
 //   Question: How many lamps were ordered?
 //   ```python
 //   import csv
@@ -35,7 +35,9 @@ struct TaskProposal {
 std::optional<TaskProposal> parse_task_proposal(const std::string& reply, std::string* why);
 
 // Runs the proposal's program beside `files` in the sandbox: the answer when it exited cleanly and printed one
-// integer (at most 18 digits), else nullopt with *why set (its ending and the start of its output).
+// integer (at most 18 digits), else nullopt with *why set (its ending and the start of its output). First, each
+// value the program compares a field with (`== 'x'`) must be named in the question as a whole word: a program
+// that looks up another order or customer than the question asks about would verify another task.
 std::optional<std::string> proposal_answer(const TaskProposal& proposal, const std::map<std::string, std::string>& files,
                                            const PythonTool& python, std::string* why);
 

@@ -181,7 +181,7 @@ RolloutRequest GrpoCollector::request(const Sampling& s) const {
   r.top_p = config_.top_p;
   r.top_k = config_.top_k;
   r.vocab_limit = vocab_limit_;
-  r.max_new_tokens = config_.max_new_tokens;
+  r.max_new_tokens = s.max_new_tokens > 0 ? s.max_new_tokens : config_.max_new_tokens;
   r.stop_token_ids = stop_ids_;
   r.seed = s.seed;
   r.record_mask = s.record_mask;
@@ -414,9 +414,10 @@ std::vector<PassCount> GrpoCollector::pass_counts(const std::vector<GrpoPrompt>&
 }
 
 std::vector<std::string> GrpoCollector::completion_texts(const std::vector<GrpoPrompt>& prompts, int64_t per_prompt,
-                                                         double temperature, uint64_t seed) {
+                                                         double temperature, int64_t max_new_tokens,
+                                                         uint64_t seed) {
   std::vector<std::string> out;
-  for (Episode& e : completions(prompts, {temperature, per_prompt, seed, false, false}))
+  for (Episode& e : completions(prompts, {temperature, per_prompt, seed, false, false, max_new_tokens}))
     out.push_back(std::move(e.response));
   return out;
 }

@@ -92,10 +92,10 @@ class GrpoCollector {
   // its total reward is at least `threshold` (stage synthesize's pass@k).
   std::vector<PassCount> pass_counts(const std::vector<GrpoPrompt>& prompts, int64_t k, double threshold,
                                      uint64_t seed, AgentStats* stats);
-  // per_prompt plain completions of each prompt at `temperature` (no tools, even with grpo.agent), prompt-major,
-  // without their stop token (stage synthesize's policy-written tasks).
+  // per_prompt plain completions of each prompt at `temperature`, up to max_new_tokens (no tools, even with
+  // grpo.agent), prompt-major, without their stop token (stage synthesize's policy-written tasks).
   std::vector<std::string> completion_texts(const std::vector<GrpoPrompt>& prompts, int64_t per_prompt,
-                                            double temperature, uint64_t seed);
+                                            double temperature, int64_t max_new_tokens, uint64_t seed);
   // per_prompt answers to each prompt at `temperature` (completions, or agent trajectories with grpo.agent), each
   // scored with its prompt's task type and answer; prompt-major order (stage refine).
   std::vector<ScoredAnswer> scored_answers(const std::vector<GrpoPrompt>& prompts, int64_t per_prompt,
@@ -119,6 +119,7 @@ class GrpoCollector {
     int64_t per_prompt = 1;
     uint64_t seed = 0;
     bool record_mask = false, record_routing = false;
+    int64_t max_new_tokens = 0;  // 0: grpo.max_new_tokens
   };
 
   std::vector<Episode> completions(const std::vector<GrpoPrompt>& prompts, const Sampling& s);

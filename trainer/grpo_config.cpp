@@ -57,6 +57,7 @@ void describe(ConfigIO& io, SynthConfig& c) {
   io.field("task_type", c.task_type);
   io.field("tasks", c.tasks, int64_t{0}, int64_t{1000000});
   io.field("policy_tasks", c.policy_tasks, int64_t{0}, int64_t{1000000});
+  io.field("proposal_max_new_tokens", c.proposal_max_new_tokens, int64_t{1}, int64_t{1} << 20);
   io.field("start_difficulty", c.start_difficulty, 1, kRecordsMaxDifficulty);
   io.field("max_difficulty", c.max_difficulty, 1, kRecordsMaxDifficulty);
   io.field("k", c.k, int64_t{1}, int64_t{100000});

@@ -61,6 +61,7 @@ struct SynthConfig {
   // grpo.agent.python, gives the answer (agent/records_proposals.h). Unreadable or failing proposals go to
   // <out>/proposals_invalid.jsonl.
   int64_t policy_tasks = 0;
+  int64_t proposal_max_new_tokens = 600;  // the longest proposal (question and program) the policy may write
   int start_difficulty = 1;             // of the first round's candidates
   int max_difficulty = 3;               // successors stop here
   int64_t k = 100;                      // samples per task

@@ -91,7 +91,8 @@ Proposals policy_round(const SynthConfig& s, const GrpoConfig& g, GrpoCollector&
     prompts.back().user = records_proposal_prompt(d.files);
     prompts.back().text = chat_document(prompts.back().user, "").prompt;
   }
-  const std::vector<std::string> replies = collector.completion_texts(prompts, 1, g.temperature, seed * 7919);
+  const std::vector<std::string> replies = collector.completion_texts(prompts, 1, g.temperature, s.proposal_max_new_tokens,
+                                                                  seed * 7919);
   for (size_t i = 0; i < databases.size(); ++i) {
     std::string why;
     const auto proposal = parse_task_proposal(replies[i], &why);

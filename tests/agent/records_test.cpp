@@ -134,6 +134,12 @@ TEST(RecordsProposals, BadProposalsAreRefusedWithTheReason) {
     return proposal_answer(TaskProposal{"How many?", program}, t.files, sandbox_python(), &why);
   };
   EXPECT_EQ(answer("import csv\nprint(len(list(csv.DictReader(open('orders.csv')))))\n"), "10") << why;
+  EXPECT_FALSE(proposal_answer(TaskProposal{"How many units are in order 782?", "x = 1 if o['id'] == '747'"},
+                               t.files, sandbox_python(), &why));
+  EXPECT_EQ(why, "the program looks up '747', which the question does not name");
+  EXPECT_FALSE(proposal_answer(TaskProposal{"How many units are in order 1747?", "x = o[\"id\"] == \"747\""}, t.files,
+                               sandbox_python(), &why))
+      << "a whole word, not a part of one";
   EXPECT_FALSE(answer("print('ten')\n"));
   EXPECT_EQ(why, "the program ended with exit 0 and printed 'ten'");
   EXPECT_FALSE(answer("print(1)\nprint(2)\n"));

@@ -33,6 +33,10 @@ TEST(TrainConfig, RejectsUnbuiltStagesAndBadValues) {
   EXPECT_NE(error("stage: synthesize\nmodel: {config: m.yaml}\nsynth: {start_difficulty: 3, max_difficulty: 2}")
                 .find("synth.max_difficulty must be >= start_difficulty (3), got 2"),
             std::string::npos);
+  EXPECT_NE(error("stage: synthesize\nmodel: {config: m.yaml}\nsynth: {tasks: 0}").find("synth.tasks stage synthesize "
+                                                                                       "needs candidates"),
+            std::string::npos);
+  EXPECT_EQ(error("stage: synthesize\nmodel: {config: m.yaml}\nsynth: {tasks: 0, policy_tasks: 4}"), "");
   const std::string refine = "stage: refine\nmodel: {config: m.yaml}\n";
   EXPECT_NE(error(refine).find("refine.tasks stage refine needs a JSONL file of problems"), std::string::npos)
       << error(refine);
