@@ -48,7 +48,8 @@ struct GrpoAgentConfig {
 };
 void describe(ConfigIO& io, GrpoAgentConfig& c);
 
-// Stage synthesize (docs/synthesis.md): candidate tasks from an environment's templates, each run k times by the
+// Stage synthesize (docs/synthesis.md): candidate tasks from an environment's templates (and, with policy_tasks,
+// written by the policy with a verifying program), each run k times by the
 // policy the rollout workers serve (through grpo.agent's loop and tools) and scored by the reward service. Tasks
 // solved at least once are kept (pass@k > 0, and at most max_pass_rate), the rest rejected; a task every sample
 // solved gets a harder successor, tried in the next round.

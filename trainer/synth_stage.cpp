@@ -87,9 +87,10 @@ Proposals policy_round(const SynthConfig& s, const GrpoConfig& g, GrpoCollector&
   const std::vector<RecordsTask> databases = make_records_tasks(s.policy_tasks, s.start_difficulty, seed);
   std::vector<GrpoPrompt> prompts;
   for (const RecordsTask& d : databases) {
-    prompts.push_back(as_prompt(d));
-    prompts.back().user = records_proposal_prompt(d.files);
-    prompts.back().text = chat_document(prompts.back().user, "").prompt;
+    GrpoPrompt p;
+    p.user = records_proposal_prompt(d.files);
+    p.text = chat_document(p.user, "").prompt;
+    prompts.push_back(std::move(p));
   }
   const std::vector<std::string> replies = collector.completion_texts(prompts, 1, g.temperature, s.proposal_max_new_tokens,
                                                                   seed * 7919);
