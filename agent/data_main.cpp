@@ -303,7 +303,8 @@ int write_proofs(const AgentDataConfig& c) {
     const std::string other = derivation_proof(claim, static_cast<ProofFlaw>(rng() % 3), rng);
     write_line(cold, {{"prompt", fill_role_prompt(kDerivationVerifierPrompt, problem, other)},
                       {"response", derivation_analysis(grade_derivation(claim, other))}});
-    const std::string flawed = derivation_proof(claim, rng() % 2 ? ProofFlaw::wrong_step : ProofFlaw::skipped_step, rng);
+    const ProofFlaw planted = rng() % 2 ? ProofFlaw::wrong_step : ProofFlaw::skipped_step;
+    const std::string flawed = derivation_proof(claim, planted, rng);
     const std::string rigorous = derivation_proof(claim, ProofFlaw::none, rng);
     write_line(cold, {{"prompt", fill_role_prompt(kDerivationRevisionPrompt, problem, flawed,
                                                   derivation_analysis(grade_derivation(claim, flawed)))},

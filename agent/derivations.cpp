@@ -242,7 +242,8 @@ std::optional<DerivationClaim> parse_claim(const std::string& text, std::string*
   if (eq == std::string::npos) return fail("no '=' (expected 'EXPR = V')");
   const auto lhs = parse_expression(text.substr(0, eq));
   const auto rhs = parse_expression(text.substr(eq + 1));
-  if (!lhs) return fail(fmt::format("'{}' is not an expression of integers, + - * and parentheses", text.substr(0, eq)));
+  if (!lhs)
+    return fail(fmt::format("'{}' is not an expression of integers, + - * and parentheses", text.substr(0, eq)));
   if (!rhs || rhs->nodes[rhs->root].op != 0) return fail(fmt::format("'{}' is not an integer", text.substr(eq + 1)));
   const auto value = value_of(*lhs);
   if (!value) return fail("the expression overflows 64-bit integers");

@@ -75,8 +75,9 @@ std::optional<TaskProposal> parse_task_proposal(const std::string& reply, std::s
   return p;
 }
 
-std::optional<std::string> proposal_answer(const TaskProposal& proposal, const std::map<std::string, std::string>& files,
-                                           const PythonTool& python, std::string* why) {
+std::optional<std::string> proposal_answer(const TaskProposal& proposal,
+                                           const std::map<std::string, std::string>& files, const PythonTool& python,
+                                           std::string* why) {
   if (const auto value = unmentioned_lookup(proposal)) {
     *why = fmt::format("the program looks up '{}', which the question does not name", *value);
     return std::nullopt;

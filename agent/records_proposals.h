@@ -38,7 +38,8 @@ std::optional<TaskProposal> parse_task_proposal(const std::string& reply, std::s
 // integer (at most 18 digits), else nullopt with *why set (its ending and the start of its output). First, each
 // value the program compares a field with (`== 'x'`) must be named in the question as a whole word: a program
 // that looks up another order or customer than the question asks about would verify another task.
-std::optional<std::string> proposal_answer(const TaskProposal& proposal, const std::map<std::string, std::string>& files,
-                                           const PythonTool& python, std::string* why);
+std::optional<std::string> proposal_answer(const TaskProposal& proposal,
+                                           const std::map<std::string, std::string>& files, const PythonTool& python,
+                                           std::string* why);
 
 }  // namespace dsrl

@@ -92,8 +92,8 @@ Proposals policy_round(const SynthConfig& s, const GrpoConfig& g, GrpoCollector&
     p.text = chat_document(p.user, "").prompt;
     prompts.push_back(std::move(p));
   }
-  const std::vector<std::string> replies = collector.completion_texts(prompts, 1, g.temperature, s.proposal_max_new_tokens,
-                                                                  seed * 7919);
+  const std::vector<std::string> replies =
+      collector.completion_texts(prompts, 1, g.temperature, s.proposal_max_new_tokens, seed * 7919);
   for (size_t i = 0; i < databases.size(); ++i) {
     std::string why;
     const auto proposal = parse_task_proposal(replies[i], &why);
@@ -230,7 +230,8 @@ int run_synth_stage(const TrainConfig& config, int rank, const std::string& run_
     }
     round = std::move(harder);
   }
-  DSRL_CHECK(kept_file.good() && rejected_file.good() && invalid_file.good(), "stage synthesize: writing {} failed", out_dir.string());
+  DSRL_CHECK(kept_file.good() && rejected_file.good() && invalid_file.good(), "stage synthesize: writing {} failed",
+             out_dir.string());
   report(tally, proposals, s, run_dir, out_dir);
   return 0;
 }

@@ -30,7 +30,8 @@ TEST(Derivations, GradesHandWrittenProofs) {
   expect_grade(grade(claim, "=12*3-4\n=36-4\n=32"), 1, 0, "", "spacing does not matter");
   expect_grade(grade(claim, "= 12 * 3 - 4\n= 38 - 4\n= 34"), 0, 2, "Line 2 is wrong: it equals 34, not 32.");
   expect_grade(grade(claim, "= 12 * 3 - 4\n= 32"), 0.5, 2, "Line 2 skips a step.");
-  expect_grade(grade(claim, "= 36 - 4\n= 31"), 0, 2, "Line 2 is wrong: it equals 31, not 32.", "a wrong step outranks an earlier skip");
+  expect_grade(grade(claim, "= 36 - 4\n= 31"), 0, 2, "Line 2 is wrong: it equals 31, not 32.",
+               "a wrong step outranks an earlier skip");
   expect_grade(grade(claim, "= 12 * 3 - 4\n= 36 - 4"), 0, 2, "The proof stops before reaching 32.");
   expect_grade(grade(claim, "= 12 * 3 - 4\n= thirty-two"), 0, 2, "Line 2 is not an expression.");
   expect_grade(grade(claim, "= 12 * 3 - 4)\n= 32"), 0, 1, "Line 1 is not an expression.");
@@ -43,8 +44,10 @@ TEST(Derivations, AStepIsOneReadyOperationOfTheTree) {
   expect_grade(grade(claim, "= (1 + 2) * 7\n= (3) * 7\n= 21"), 1, 0, "", "either ready operation; (3) is 3");
   expect_grade(grade(claim, "= 20 + 1\n= 21"), 0.5, 1, "Line 1 skips a step.", "same value, not a reduction");
   expect_grade(grade(claim, "= 3 * 7\n= 21"), 0.5, 1, "Line 1 skips a step.");
-  expect_grade(grade("2 + 3 * 4 = 14", "= 5 * 4\n= 20"), 0, 1, "Line 1 is wrong: it equals 20, not 14.", "precedence: 2 + 3 is not ready");
-  expect_grade(grade("9 - 4 - 2 = 3", "= 9 - 2\n= 7"), 0, 1, "Line 1 is wrong: it equals 7, not 3.", "left associative");
+  expect_grade(grade("2 + 3 * 4 = 14", "= 5 * 4\n= 20"), 0, 1, "Line 1 is wrong: it equals 20, not 14.",
+               "precedence: 2 + 3 is not ready");
+  expect_grade(grade("9 - 4 - 2 = 3", "= 9 - 2\n= 7"), 0, 1, "Line 1 is wrong: it equals 7, not 3.",
+               "left associative");
   expect_grade(grade("9 - 4 - 2 = 3", "= 5 - 2\n= 3"), 1, 0, "");
 }
 

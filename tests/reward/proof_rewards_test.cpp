@@ -138,7 +138,8 @@ TEST(ProofRewards, MetaVerifierScalesTheAnalysisTermOnly) {
   EXPECT_DOUBLE_EQ(r[0].total, 0.76 * 0.5 + 0.24 * 1 * 0.5) << "alpha R_Y + beta R_score R_meta";
   EXPECT_DOUBLE_EQ(r[1].total, 1 * 0.5) << "R_format R_score R_meta";
   ASSERT_EQ(meta.asked.size(), 2u);
-  EXPECT_NE(meta.asked[0].find("Proof:\n" + kSkipped), std::string::npos) << "the meta-verifier sees Y: " << meta.asked[0];
+  EXPECT_NE(meta.asked[0].find("Proof:\n" + kSkipped), std::string::npos)
+      << "the meta-verifier sees Y: " << meta.asked[0];
   EXPECT_NE(meta.asked[0].find("|| Here is my evaluation"), std::string::npos) << "and judges Z";
   EXPECT_NE(meta.asked[1].find("Line 2 is wrong"), std::string::npos) << meta.asked[1];
 }
