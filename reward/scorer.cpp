@@ -97,12 +97,13 @@ std::optional<std::string> Scorer::meta_prompt(const ScoreItem& item, const Task
   if (!t.math_v2.meta_verifier) return std::nullopt;
   const VerifierTemplate tmpl{t.math_v2.evaluation_marker, t.math_v2.score_marker};
   if (t.weights.math_verifier != 0) {
-    const std::string analysis = answer_part(item.response);
+    const std::string analysis = after_reasoning(item.response);
     if (!verifier_score(analysis, tmpl)) return std::nullopt;
     return render_judge_prompt(config_.judge.meta_prompt, item.prompt, analysis, item.reference_answer, "");
   }
   std::string proof, analysis;
-  if (t.weights.math_generator == 0 || !split_generator_output(answer_part(item.response), tmpl, &proof, &analysis) ||
+  const std::string answer = after_reasoning(item.response);
+  if (t.weights.math_generator == 0 || !split_generator_output(answer, tmpl, &proof, &analysis) ||
       !verifier_score(analysis, tmpl))
     return std::nullopt;
   return render_judge_prompt(config_.judge.meta_prompt, item.prompt + "\n\nProof:\n" + proof, analysis,
@@ -198,13 +199,13 @@ ItemResult Scorer::score_one(const ScoreItem& item, const ItemJudgements& judged
     if (judged.meta) out.signals.emplace_back("meta", meta);  // R_meta, already inside the math_v2 rewards
     if (w.math_verifier != 0) {
       const double annotated = parse_score(item.reference_answer, "signal math_verifier");
-      add("math_verifier", w.math_verifier, verifier_reward(answer_part(item.response), annotated, meta, tmpl));
+      add("math_verifier", w.math_verifier, verifier_reward(after_reasoning(item.response), annotated, meta, tmpl));
     }
     if (w.math_generator != 0) {
       const double proof_score = generator_proof_score(item, t.math_v2, tmpl);
       out.signals.emplace_back("proof_score", proof_score);  // R_Y, already inside math_generator
       add("math_generator", w.math_generator,
-          generator_reward(answer_part(item.response), proof_score, meta, {t.math_v2.alpha, t.math_v2.beta}, tmpl));
+          generator_reward(after_reasoning(item.response), proof_score, meta, {t.math_v2.alpha, t.math_v2.beta}, tmpl));
     }
     if (w.code_tests != 0) add("code_tests", w.code_tests, code_tests_score(item, *sandboxes_.at(item.task_type)));
     if (w.judge != 0)

@@ -163,9 +163,4 @@ std::string reasoning_part(const std::string& response) {
   return response.substr(start, end - start);
 }
 
-std::string answer_part(const std::string& response) {
-  const size_t end = response.rfind("</think>");
-  return end == std::string::npos ? response : response.substr(end + 8);
-}
-
 }  // namespace dsrl

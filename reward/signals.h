@@ -30,8 +30,8 @@ bool language_scripts(const std::string& language, uint32_t* mask);
 // Throws std::invalid_argument for an unknown language code.
 double language_share(const std::string& text, const std::string& language);
 
-// The reasoning (between <think> and </think>) and the answer (after </think>) of a response.
+// The reasoning (between <think> and </think>) of a response; its answer is agent/proof_format.h's
+// after_reasoning.
 std::string reasoning_part(const std::string& response);
-std::string answer_part(const std::string& response);
 
 }  // namespace dsrl

@@ -394,21 +394,19 @@ std::vector<GrpoSample> GrpoCollector::collect(PromptMixture& mixture, int64_t s
 
 std::vector<PassCount> GrpoCollector::pass_counts(const std::vector<GrpoPrompt>& prompts, int64_t k,
                                                   double threshold, uint64_t seed, AgentStats* stats) {
-  const Sampling sampling{config_.temperature, k, seed, false, false};
-  const std::vector<Episode> answers = episodes(prompts, sampling, stats);
-  const std::vector<RewardResult> rewards = score(prompts, answers, k);
+  const std::vector<ScoredAnswer> answers = scored_answers(prompts, k, config_.temperature, seed, stats);
   std::vector<PassCount> out(prompts.size());
   for (size_t i = 0; i < answers.size(); ++i) {
     PassCount& p = out[i / static_cast<size_t>(k)];
+    const RewardResult& reward = answers[i].reward;
     if (p.answers.size() < 3) p.answers.push_back(valid_utf8(utf8_prefix(answers[i].response, 200)));
-    const std::string& error = answers[i].error.empty() ? rewards[i].error : answers[i].error;
-    if (!error.empty()) {
-      if (p.first_error.empty()) p.first_error = error;
+    if (!reward.error.empty()) {
+      if (p.first_error.empty()) p.first_error = reward.error;
       continue;
     }
     ++p.scored;
-    p.rewards.push_back(rewards[i].total);
-    p.passes += rewards[i].total >= threshold;
+    p.rewards.push_back(reward.total);
+    p.passes += reward.total >= threshold;
   }
   return out;
 }
@@ -423,9 +421,10 @@ std::vector<std::string> GrpoCollector::completion_texts(const std::vector<GrpoP
 }
 
 std::vector<ScoredAnswer> GrpoCollector::scored_answers(const std::vector<GrpoPrompt>& prompts, int64_t per_prompt,
-                                                        double temperature, uint64_t seed) {
+                                                        double temperature, uint64_t seed, AgentStats* stats) {
   AgentStats agent;
-  const std::vector<Episode> answers = episodes(prompts, {temperature, per_prompt, seed, false, false}, &agent);
+  const std::vector<Episode> answers =
+      episodes(prompts, {temperature, per_prompt, seed, false, false}, stats ? stats : &agent);
   const std::vector<RewardResult> rewards = score(prompts, answers, per_prompt);
   std::vector<ScoredAnswer> out;
   for (size_t i = 0; i < answers.size(); ++i) {

@@ -97,9 +97,10 @@ class GrpoCollector {
   std::vector<std::string> completion_texts(const std::vector<GrpoPrompt>& prompts, int64_t per_prompt,
                                             double temperature, int64_t max_new_tokens, uint64_t seed);
   // per_prompt answers to each prompt at `temperature` (completions, or agent trajectories with grpo.agent), each
-  // scored with its prompt's task type and answer; prompt-major order (stage refine).
+  // scored with its prompt's task type and answer; prompt-major order (stages refine and synthesize). stats: the
+  // agent trajectories' means, when wanted.
   std::vector<ScoredAnswer> scored_answers(const std::vector<GrpoPrompt>& prompts, int64_t per_prompt,
-                                           double temperature, uint64_t seed);
+                                           double temperature, uint64_t seed, AgentStats* stats = nullptr);
   RolloutPool& pool() { return pool_; }
 
  private:

@@ -14,11 +14,12 @@
 #include "trainer/data_synthetic.h"
 
 namespace dsrl {
-namespace {
 
 GrpoPrompt make_prompt(const std::string& user, const std::string& answer, const std::string& rubric, int64_t task) {
   return GrpoPrompt{user, chat_document(user, "").prompt, answer, rubric, {}, task};
 }
+
+namespace {
 
 std::vector<GrpoPrompt> synthetic_prompts(const SyntheticConfig& s, int64_t task) {
   std::vector<GrpoPrompt> out;

@@ -20,6 +20,9 @@ struct GrpoPrompt {
   int64_t task = 0;       // index into grpo.tasks
 };
 
+// A prompt for user message `user`, rendered in the chat format up to the open assistant turn.
+GrpoPrompt make_prompt(const std::string& user, const std::string& answer, const std::string& rubric, int64_t task);
+
 // The grpo.tasks mixture. Each step takes prompts from the tasks in proportion to their weights (largest
 // remainder, so a step of B prompts has exactly B); each task walks its prompts in a seeded shuffled order, epoch
 // after epoch. Held-out prompts (the first task's: another seed of its generator, or the last eval_prompts lines

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -13,8 +12,8 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "model/config.h"
-#include "trainer/data_source.h"
 #include "trainer/grpo_collect.h"
+#include "trainer/grpo_data.h"
 #include "trainer/run_dir.h"
 
 namespace dsrl {
@@ -48,10 +47,6 @@ std::vector<Problem> read_problems(const RefineConfig& r) {
   return out;
 }
 
-GrpoPrompt role_prompt(const std::string& user, const std::string& answer, int64_t task) {
-  return GrpoPrompt{user, chat_document(user, "").prompt, answer, "", {}, task};
-}
-
 std::string quoted(const std::string& text) { return valid_utf8(utf8_prefix(text, kMaxQuoteBytes)); }
 
 bool needs_revision(const RefineChain& c, const RefineConfig& r) {
@@ -73,8 +68,8 @@ class Refinement {
     int64_t per_prompt = 1;
     for (size_t p = 0; p < problems_.size(); ++p) {
       if (round == 0) {
-        prompts.push_back(role_prompt(fill_role_prompt(r_.generator_prompt, problems_[p].text),
-                                      problems_[p].answer, kGeneratorTask));
+        prompts.push_back(make_prompt(fill_role_prompt(r_.generator_prompt, problems_[p].text),
+                                      problems_[p].answer, "", kGeneratorTask));
         for (size_t c = 0; c < chains_[p].size(); ++c) fresh.emplace_back(p, c);
         per_prompt = r_.k;
         continue;
@@ -82,9 +77,9 @@ class Refinement {
       for (size_t c = 0; c < chains_[p].size(); ++c) {
         const RefineChain& chain = chains_[p][c];
         if (!needs_revision(chain, r_)) continue;
-        prompts.push_back(role_prompt(fill_role_prompt(r_.revision_prompt, problems_[p].text, quoted(chain.proof),
+        prompts.push_back(make_prompt(fill_role_prompt(r_.revision_prompt, problems_[p].text, quoted(chain.proof),
                                                        quoted(chain.critique)),
-                                      problems_[p].answer, kGeneratorTask));
+                                      problems_[p].answer, "", kGeneratorTask));
         fresh.emplace_back(p, c);
       }
     }
@@ -119,8 +114,8 @@ class Refinement {
     std::vector<GrpoPrompt> prompts;
     for (const auto& at : fresh) {
       const RefineChain& c = chain(at);
-      prompts.push_back(role_prompt(fill_role_prompt(r_.verifier_prompt, problems_[at.first].text, quoted(c.proof)),
-                                    c.error.empty() ? fmt::format("{}", c.true_score) : "", kVerifierTask));
+      prompts.push_back(make_prompt(fill_role_prompt(r_.verifier_prompt, problems_[at.first].text, quoted(c.proof)),
+                                    c.error.empty() ? fmt::format("{}", c.true_score) : "", "", kVerifierTask));
     }
     const std::vector<ScoredAnswer> analyses =
         collector_.scored_answers(prompts, r_.verifications, g_.temperature, seed);

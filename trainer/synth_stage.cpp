@@ -14,8 +14,8 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "model/config.h"
-#include "trainer/data_source.h"
 #include "trainer/grpo_collect.h"
+#include "trainer/grpo_data.h"
 #include "trainer/run_dir.h"
 
 namespace dsrl {
@@ -56,12 +56,8 @@ std::vector<Candidate> first_round(const SynthConfig& s) {
 }
 
 GrpoPrompt as_prompt(const RecordsTask& t) {
-  GrpoPrompt p;
-  p.user = t.statement;
-  p.text = chat_document(t.statement, "").prompt;
-  p.answer = t.answer;
+  GrpoPrompt p = make_prompt(t.statement, t.answer, "", 0);
   p.files = t.files;
-  p.task = 0;
   return p;
 }
 
@@ -86,12 +82,7 @@ Proposals policy_round(const SynthConfig& s, const GrpoConfig& g, GrpoCollector&
   const uint64_t seed = s.seed + 104729;  // databases other than the template candidates'
   const std::vector<RecordsTask> databases = make_records_tasks(s.policy_tasks, s.start_difficulty, seed);
   std::vector<GrpoPrompt> prompts;
-  for (const RecordsTask& d : databases) {
-    GrpoPrompt p;
-    p.user = records_proposal_prompt(d.files);
-    p.text = chat_document(p.user, "").prompt;
-    prompts.push_back(std::move(p));
-  }
+  for (const RecordsTask& d : databases) prompts.push_back(make_prompt(records_proposal_prompt(d.files), "", "", 0));
   const std::vector<std::string> replies =
       collector.completion_texts(prompts, 1, g.temperature, s.proposal_max_new_tokens, seed * 7919);
   for (size_t i = 0; i < databases.size(); ++i) {

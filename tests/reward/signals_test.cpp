@@ -64,10 +64,10 @@ TEST(LanguageSignal, ShareOfLettersInTheTargetScript) {
 TEST(LanguageSignal, ReasoningAndAnswerParts) {
   const std::string r = "<think>\xe6\x80\x9d\xe8\x80\x83 think</think>\xe7\xad\x94";  // <think>思考 think</think>答
   EXPECT_EQ(reasoning_part(r), "\xe6\x80\x9d\xe8\x80\x83 think");
-  EXPECT_EQ(answer_part(r), "\xe7\xad\x94");
+  EXPECT_EQ(after_reasoning(r), "\xe7\xad\x94");
   EXPECT_DOUBLE_EQ(language_share(reasoning_part(r), "zh"), 2.0 / 7.0);
   EXPECT_EQ(reasoning_part("no think"), "");
-  EXPECT_EQ(answer_part("no think"), "no think");
+  EXPECT_EQ(after_reasoning("no think"), "no think");
 }
 
 // DeepSeekMath-V2, worked examples with the default template.
