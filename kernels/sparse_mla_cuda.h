@@ -1,0 +1,18 @@
+// CUDA launcher for sparse_mla.h (built only with -DDSRL_CUDA=ON).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "kernels/sparse_mla.h"
+
+namespace dsrl::kernels {
+
+// Same contract as sparse_mla_forward_reference, on device pointers, bf16 q/kv/out and fp32 lse. Tensor cores
+// (mma.sync m16n8k16), fp32 scores and softmax, probabilities rounded to bf16 for the value product.
+// Returns cudaErrorInvalidValue when sparse_mla_cuda_supports() is false for the shape, else the launch error.
+cudaError_t sparse_mla_forward_cuda(const __nv_bfloat16* q, const __nv_bfloat16* kv, const int32_t* indices,
+                                    __nv_bfloat16* out, float* lse, const SparseMlaShape& shape, float scale,
+                                    cudaStream_t stream);
+
+}  // namespace dsrl::kernels
