@@ -43,11 +43,20 @@ at::Tensor IndexerImpl::keys(const at::Tensor& x, const AttentionContext& ctx) {
   return rope_prefix(k_norm(wk(x)), rope_dim, ctx);  // [B, S, d]
 }
 
+std::pair<at::Tensor, at::Tensor> IndexerImpl::queries(const at::Tensor& x, const at::Tensor& q_lat,
+                                                       const AttentionContext& ctx) {
+  const int64_t B = x.size(0), S = x.size(1);
+  at::Tensor q = rope_prefix(wq_b(q_lat).view({B, S, heads, head_dim}), rope_dim, ctx);  // [B, S, Hi, d]
+  at::Tensor w = weights_proj(x.to(weights_proj->weight.scalar_type())).to(at::kFloat) *
+                 (1.0 / std::sqrt(static_cast<double>(heads)));                         // [B, S, Hi]
+  return {q, w};
+}
+
 at::Tensor IndexerImpl::scores(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys,
                                const AttentionContext& ctx) {
   const int64_t B = x.size(0), S = x.size(1), T = keys.size(1);
-  at::Tensor q = rope_prefix(wq_b(q_lat).view({B, S, heads, head_dim}), rope_dim, ctx);  // [B, S, Hi, d]
-  at::Tensor k = keys;                                                                    // [B, T, d]
+  auto [q, w] = queries(x, q_lat, ctx);
+  at::Tensor k = keys;  // [B, T, d]
   if (fp8) {
     q = fp8_e4m3_roundtrip(hadamard_rotate(q));
     k = fp8_e4m3_roundtrip(hadamard_rotate(k));
@@ -56,10 +65,21 @@ at::Tensor IndexerImpl::scores(const at::Tensor& x, const at::Tensor& q_lat, con
   // d^-0.5 goes into q (ReLU commutes with a positive scale).
   at::Tensor qs = q.to(at::kFloat).reshape({B, S * heads, head_dim}) * (1.0 / std::sqrt(static_cast<double>(head_dim)));
   at::Tensor logits = at::relu(at::bmm(qs, k.to(at::kFloat).transpose(1, 2)));   // [B, S*Hi, T]
-  at::Tensor w = weights_proj(x.to(weights_proj->weight.scalar_type())).to(at::kFloat) *
-                 (1.0 / std::sqrt(static_cast<double>(heads)));                 // [B, S, Hi]
   at::Tensor index = at::bmm(w.reshape({B * S, 1, heads}), logits.view({B * S, heads, T})).view({B, S, T});
   return index.masked_fill(causal_mask(ctx.positions, T).logical_not(), -INFINITY);
+}
+
+at::Tensor IndexerImpl::choose(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys,
+                               const AttentionContext& ctx) {
+  if (!ctx.kernels || fp8 || at::GradMode::is_enabled() || keys.scalar_type() != at::kBFloat16)
+    return select(scores(x, q_lat, keys, ctx));
+  auto [q, w] = queries(x, q_lat, ctx);
+  if (!indexer_kernel_applies(q)) return select(scores(x, q_lat, keys, ctx));
+  // The GPU kernels: logits by chunks of queries and a radix top-k; d^-0.5 goes into w this time.
+  const int64_t T = keys.size(1);
+  at::Tensor key_end = (ctx.positions + 1).clamp_max(T).to(at::kInt);  // causal: keys up to the query's position
+  at::Tensor wd = w * (1.0 / std::sqrt(static_cast<double>(head_dim)));
+  return indexer_topk(q, keys, wd, key_end, std::min<int64_t>(topk, T)).to(at::kLong);
 }
 
 at::Tensor IndexerImpl::select(const at::Tensor& scores) const {
@@ -111,8 +131,8 @@ at::Tensor MLAImpl::forward(const at::Tensor& x, const LayerKeys& keys, const At
     topk = replay_topk.to(at::kLong);
   } else if (ctx.sparse || chosen_topk || ctx.indexer_terms) {
     at::NoGradGuard no_grad;  // the selection is discrete; the indexer learns from its own KL loss
-    topk = indexer->select(index_scores.defined() ? index_scores.detach()
-                                                  : indexer->scores(x, q_lat, keys.index_k, ctx));
+    topk = index_scores.defined() ? indexer->select(index_scores.detach())
+                                  : indexer->choose(x, q_lat, keys.index_k, ctx);
   }
   if (chosen_topk) *chosen_topk = topk;
   if (ctx.indexer_terms) add_indexer_terms(q_nope, q_pe, keys, ctx, index_scores, topk);
@@ -175,7 +195,7 @@ at::Tensor MLAImpl::attend_mqa(const at::Tensor& q_nope, const at::Tensor& q_pe,
   at::Tensor q = at::cat({at::einsum("bshd,hdc->bshc", {q_nope, w_uk}), q_pe}, -1);  // [B, S, H, C + R]
   at::Tensor kv = at::cat({keys.ckv, keys.kpe}, -1);                                    // [B, T, C + R]
   at::Tensor probs, o_lat;
-  if (topk.defined() && !at::GradMode::is_enabled() && sparse_mla_kernel_applies(q, kv_rank_)) {
+  if (topk.defined() && ctx.kernels && !at::GradMode::is_enabled() && sparse_mla_kernel_applies(q, kv_rank_)) {
     // Inference on the GPU (decoding): the tensor-core kernel gathers the selected rows itself.
     const int64_t K = topk.size(-1);
     at::Tensor rows = at::where(topk >= 0, topk + at::arange(B, topk.options()).view({B, 1, 1}) * T, -1);

@@ -12,6 +12,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
+#include <utility>
+
 #include "model/indexer_loss.h"
 #include "model/layers.h"
 
@@ -25,6 +27,7 @@ struct AttentionContext {
   at::Tensor cos, sin;    // [B, S, R/2] fp32 rotary tables at those positions
   bool sparse = true;     // attend to the indexer's top-k (true) or to every causal key (false)
   AttentionImpl impl = AttentionImpl::kAuto;
+  bool kernels = true;    // our CUDA kernels where they apply (the indexer's selection, decode attention)
   IndexerTerms* indexer_terms = nullptr;  // training the indexer: each layer appends its KL and recall
 };
 
@@ -46,6 +49,13 @@ class IndexerImpl : public torch::nn::Module {
   at::Tensor scores(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys, const AttentionContext& ctx);
   // Top-k key positions per query, -1 where fewer than k causal keys exist. scores: [B, S, T] -> [B, S, min(k, T)] int64
   at::Tensor select(const at::Tensor& scores) const;
+  // The same selection from the inputs, for when the scores are not needed: with ctx.kernels, without gradient, on
+  // CUDA bf16 it runs the indexer kernels (positions in ascending order, [B, S, T] never stored); else
+  // select(scores(...)).
+  at::Tensor choose(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys, const AttentionContext& ctx);
+
+  // Roped queries [B, S, Hi, d] and head weights w [B, S, Hi] fp32 (already times Hi^-0.5).
+  std::pair<at::Tensor, at::Tensor> queries(const at::Tensor& x, const at::Tensor& q_lat, const AttentionContext& ctx);
 
   torch::nn::Linear wq_b{nullptr}, wk{nullptr}, weights_proj{nullptr};
   torch::nn::LayerNorm k_norm{nullptr};

@@ -1,5 +1,6 @@
 // dsrl-bench-kernels (CUDA builds): times our kernels at the shapes of issue 10 and prints one JSON line per
-// measurement, with the max difference from the eager formulation on a slice of the same inputs.
+// measurement, with a check against the eager formulation on a slice of the same inputs (sparse MLA: max
+// difference; indexer: how far the k-th chosen logit falls below the eager k-th largest, 0 when exact).
 // scripts/bench/kernels.sh runs it beside the eager PyTorch baseline (scripts/bench/kernels_eager.py).
 #include <ATen/ATen.h>
 #include <cuda_runtime.h>
@@ -8,8 +9,10 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <utility>
 
 #include "model/kernel_ops.h"
+#include "model/sampling.h"
 
 namespace dsrl {
 namespace {
@@ -52,6 +55,74 @@ void bench_sparse_mla(int64_t s_q, int64_t s_kv, int64_t heads, int64_t topk, in
   std::fflush(stdout);
 }
 
+// Indexer logits + causal top-k over whole sequences (queries = keys = seq), chunked so [S, S] is never stored.
+void bench_indexer(int64_t batch, int64_t seq, int64_t heads, int64_t dim, int64_t topk) {
+  at::manual_seed(0);
+  auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+  at::Tensor q = at::randn({batch, seq, heads, dim}, opts), k = at::randn({batch, seq, dim}, opts);
+  at::Tensor w = at::randn({batch, seq, heads}, opts.dtype(at::kFloat));
+  at::Tensor ends = (at::arange(seq, opts.dtype(at::kInt)) + 1).repeat({batch, 1});
+  const double secs = seconds_per_call([&] { indexer_topk(q, k, w, ends, topk); }, 1, 5);
+  const double flops = 2.0 * batch * seq * seq / 2 * heads * dim;  // the causal half
+  // The two halves on their own: logits of every query at once, then the top-k of those rows.
+  at::Tensor all_logits = indexer_logits(q, k, w, ends);
+  const double logits_secs = seconds_per_call([&] { indexer_logits(q, k, w, ends); }, 1, 5);
+  const double topk_secs = seconds_per_call([&] { topk_positions(all_logits, topk); }, 1, 5);
+  all_logits = at::Tensor();
+  // Check a slice: the chosen keys' logits must be the largest (eager fp32 logits of the same bf16 values).
+  const int64_t rows = std::min<int64_t>(seq, 64);
+  at::Tensor picked = indexer_topk(q, k, w, ends, topk).select(0, 0).narrow(0, seq - rows, rows).to(at::kLong);
+  at::Tensor logits = at::einsum("shd,td->sht", {q[0].narrow(0, seq - rows, rows).to(at::kFloat), k[0].to(at::kFloat)});
+  logits = at::einsum("sht,sh->st", {at::relu(logits), w[0].narrow(0, seq - rows, rows)});
+  at::Tensor future = at::arange(seq, logits.options()).view({1, -1}) >
+                      at::arange(seq - rows, seq, logits.options()).view({-1, 1});
+  logits = logits.masked_fill(future, -INFINITY);
+  at::Tensor chosen_min = logits.gather(1, picked.clamp_min(0)).amin(1);
+  at::Tensor best = std::get<0>(logits.topk(topk, 1)).select(1, topk - 1);
+  const double worst_gap = (best - chosen_min).max().item<double>();
+  std::printf(
+      "{\"kernel\": \"indexer_topk\", \"impl\": \"dsrl\", \"batch\": %ld, \"seq\": %ld, \"heads\": %ld, "
+      "\"dim\": %ld, \"topk\": %ld, \"ms\": %.3f, \"tflops\": %.1f, \"kth_gap_vs_eager\": %.5f, "
+      "\"logits_only_ms\": %.3f, \"logits_only_tflops\": %.1f, \"topk_only_ms\": %.3f}\n",
+      batch, seq, heads, dim, topk, secs * 1e3, flops / secs / 1e12, worst_gap, logits_secs * 1e3,
+      flops / logits_secs / 1e12, topk_secs * 1e3);
+  std::fflush(stdout);
+}
+
+// Decoding: one new query per sequence over `keys` cached keys. Memory-bound: reports the keys' bytes per second.
+void bench_indexer_decode(int64_t batch, int64_t keys, int64_t heads, int64_t dim, int64_t topk) {
+  at::manual_seed(0);
+  auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+  at::Tensor q = at::randn({batch, 1, heads, dim}, opts), k = at::randn({batch, keys, dim}, opts);
+  at::Tensor w = at::randn({batch, 1, heads}, opts.dtype(at::kFloat));
+  at::Tensor ends = at::full({batch, 1}, keys, opts.dtype(at::kInt));
+  const double secs = seconds_per_call([&] { indexer_topk(q, k, w, ends, topk); }, 2, 20);
+  std::printf(
+      "{\"kernel\": \"indexer_topk_decode\", \"impl\": \"dsrl\", \"batch\": %ld, \"keys\": %ld, \"heads\": %ld, "
+      "\"dim\": %ld, \"topk\": %ld, \"ms\": %.3f, \"key_gbps\": %.0f}\n",
+      batch, keys, heads, dim, topk, secs * 1e3, batch * keys * dim * 2.0 / secs / 1e9);
+  std::fflush(stdout);
+}
+
+// Sampling 64 rows of a 129,280-token vocabulary at top-p 0.95 with the kept sets as packed bits (what a recording
+// rollout step needs): the fused kernel against model/sampling.h's ATen path (sort, softmax, cumsum) + packing.
+void bench_sampling(int64_t rows, int64_t vocab, double top_p) {
+  at::manual_seed(0);
+  at::Tensor logits = at::randn({rows, vocab}, at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16)) * 2;
+  at::Tensor u = at::rand({rows}, at::TensorOptions().dtype(at::kDouble));
+  SamplingParams params;
+  params.top_p = top_p;
+  const double ours = seconds_per_call([&] { sample_fused(logits, u, 1.0, 0, top_p, 0); }, 3, 20);
+  const double eager = seconds_per_call([&] { pack_kept_bits(sample_tokens(logits, params, u).kept); }, 3, 20);
+  const SampledBits a = sample_fused(logits, u, 1.0, 0, top_p, 0);
+  const at::Tensor b = pack_kept_bits(sample_tokens(logits, params, u).kept);
+  const int64_t same = (a.kept_bits == b).all(1).sum().item<int64_t>();
+  for (auto [impl, secs] : {std::pair<const char*, double>{"dsrl", ours}, {"eager", eager}})
+    std::printf("{\"kernel\": \"sampling\", \"impl\": \"%s\", \"rows\": %ld, \"vocab\": %ld, \"top_p\": %.2f, "
+                "\"ms\": %.3f, \"rows_with_equal_kept_sets\": %ld}\n", impl, rows, vocab, top_p, secs * 1e3, same);
+  std::fflush(stdout);
+}
+
 }  // namespace
 }  // namespace dsrl
 
@@ -63,5 +134,10 @@ int main() {
   dsrl::bench_sparse_mla(4096, 8192, 128, 2048, 576, 512);  // DeepSeek-V3.2's shape (issue 10's goal)
   dsrl::bench_sparse_mla(4096, 8192, 64, 2048, 576, 512);   // half the heads (tensor parallel 2)
   dsrl::bench_sparse_mla(8192, 8192, 16, 256, 288, 256);    // the 286M benchmark model's attention
+  dsrl::bench_indexer(1, 16384, 64, 128, 2048);              // issue 10's indexer goal: causal 16K, 64 x 128
+  dsrl::bench_indexer(4, 2048, 8, 64, 256);                  // the 286M benchmark model's indexer
+  dsrl::bench_sparse_mla(64, 64 * 8192, 128, 2048, 576, 512);  // decoding: 64 sequences, one query each
+  dsrl::bench_indexer_decode(64, 8192, 64, 128, 2048);
+  dsrl::bench_sampling(64, 129280, 0.95);
   return 0;
 }

@@ -2,16 +2,22 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "common/error.h"
+#include "kernels/indexer.h"
 #include "kernels/rmsnorm.h"
+#include "kernels/sampling.h"
 #include "kernels/sparse_mla.h"
 
 #ifdef DSRL_CUDA
 #include <ATen/cuda/CUDAContext.h>
 
+#include "kernels/indexer_cuda.h"
 #include "kernels/rmsnorm_cuda.h"
+#include "kernels/sampling_cuda.h"
 #include "kernels/sparse_mla_cuda.h"
 #endif
 
@@ -107,6 +113,177 @@ bool sparse_mla_kernel_applies(const at::Tensor& q, int64_t d_v) {
   (void)d_v;
   return false;
 #endif
+}
+
+namespace {
+
+void check_indexer_inputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end) {
+  DSRL_CHECK(q.dim() == 4 && k.dim() == 3 && w.dim() == 3 && key_end.dim() == 2,
+             "indexer: expected q [B, S, H, D], k [B, T, D], w [B, S, H], key_end [B, S], got [{}], [{}], [{}], [{}]",
+             fmt::join(q.sizes(), ", "), fmt::join(k.sizes(), ", "), fmt::join(w.sizes(), ", "),
+             fmt::join(key_end.sizes(), ", "));
+  const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
+  DSRL_CHECK(k.size(0) == B && k.size(2) == D, "indexer: k must be [{}, T, {}], got [{}]", B, D,
+             fmt::join(k.sizes(), ", "));
+  DSRL_CHECK(w.size(0) == B && w.size(1) == S && w.size(2) == H, "indexer: w must be [{}, {}, {}], got [{}]", B, S, H,
+             fmt::join(w.sizes(), ", "));
+  DSRL_CHECK(key_end.size(0) == B && key_end.size(1) == S, "indexer: key_end must be [{}, {}], got [{}]", B, S,
+             fmt::join(key_end.sizes(), ", "));
+  DSRL_CHECK(key_end.scalar_type() == at::kInt || key_end.scalar_type() == at::kLong,
+             "indexer: key_end must be int32 or int64, got {}", c10::toString(key_end.scalar_type()));
+  DSRL_CHECK(q.device() == k.device() && q.device() == w.device() && q.device() == key_end.device(),
+             "indexer: q on {}, k on {}, w on {}, key_end on {}", q.device().str(), k.device().str(),
+             w.device().str(), key_end.device().str());
+  DSRL_CHECK(k.size(1) <= std::numeric_limits<int32_t>::max(), "indexer: {} keys exceed int32", k.size(1));
+}
+
+kernels::IndexerShape indexer_shape(const at::Tensor& q, const at::Tensor& k) {
+  return {q.size(0), q.size(1), k.size(1), q.size(2), q.size(3)};
+}
+
+#ifdef DSRL_CUDA
+void check_indexer_cuda(const at::Tensor& q, const at::Tensor& k) {
+  DSRL_CHECK(indexer_kernel_applies(q) && k.scalar_type() == at::kBFloat16,
+             "indexer: the CUDA kernel takes bf16 q and k with 8, 16, 32 or 64 heads of 64 or 128 channels; got {} q, "
+             "{} k, {} heads of {}", c10::toString(q.scalar_type()), c10::toString(k.scalar_type()), q.size(2),
+             q.size(3));
+}
+
+// Logits of queries [s_begin, s_begin + s_count) into out [B, s_count, T].
+void indexer_logits_cuda_rows(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& ends,
+                              int64_t s_begin, int64_t s_count, at::Tensor& out) {
+  cudaError_t err = kernels::indexer_logits_cuda(
+      reinterpret_cast<const __nv_bfloat16*>(q.data_ptr()), reinterpret_cast<const __nv_bfloat16*>(k.data_ptr()),
+      w.data_ptr<float>(), ends.data_ptr<int32_t>(), out.data_ptr<float>(), indexer_shape(q, k), s_begin, s_count,
+      at::cuda::getCurrentCUDAStream());
+  DSRL_CHECK(err == cudaSuccess, "indexer_logits_cuda failed: {}", cudaGetErrorString(err));
+}
+
+void topk_positions_cuda_rows(const at::Tensor& logits, int64_t rows, int64_t n, int64_t k, const int32_t* row_ends,
+                              int32_t* out) {
+  cudaError_t err = kernels::topk_positions_cuda(logits.data_ptr<float>(), rows, n, k, row_ends, out,
+                                                 at::cuda::getCurrentCUDAStream());
+  DSRL_CHECK(err == cudaSuccess, "topk_positions_cuda failed: {}", cudaGetErrorString(err));
+}
+#endif
+
+}  // namespace
+
+at::Tensor indexer_logits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end) {
+  check_indexer_inputs(q, k, w, key_end);
+  const kernels::IndexerShape shape = indexer_shape(q, k);
+  at::Tensor ends = key_end.to(at::kInt).contiguous(), wf = w.to(at::kFloat).contiguous();
+  at::Tensor out = at::empty({shape.batch, shape.s_q, shape.n_keys}, q.options().dtype(at::kFloat));
+  if (q.is_cuda()) {
+#ifdef DSRL_CUDA
+    check_indexer_cuda(q, k);
+    indexer_logits_cuda_rows(q.contiguous(), k.contiguous(), wf, ends, 0, shape.s_q, out);
+    return out;
+#else
+    DSRL_FAIL("indexer_logits: CUDA tensor given but this build has no CUDA kernels (configure with -DDSRL_CUDA=ON)");
+#endif
+  }
+  at::Tensor qf = q.to(at::kFloat).contiguous(), kf = k.to(at::kFloat).contiguous();
+  kernels::indexer_logits_reference(qf.data_ptr<float>(), kf.data_ptr<float>(), wf.data_ptr<float>(),
+                                    ends.data_ptr<int32_t>(), out.data_ptr<float>(), shape);
+  return out;
+}
+
+at::Tensor topk_positions(const at::Tensor& logits, int64_t k) {
+  DSRL_CHECK(logits.dim() >= 1 && logits.scalar_type() == at::kFloat,
+             "topk_positions: expected fp32 logits [..., n], got {} [{}]", c10::toString(logits.scalar_type()),
+             fmt::join(logits.sizes(), ", "));
+  DSRL_CHECK(k >= 0 && k <= 65536, "topk_positions: k must be in [0, 65536], got {}", k);
+  at::Tensor x = logits.contiguous();
+  const int64_t n = x.size(-1), rows = n == 0 ? 0 : x.numel() / n;
+  std::vector<int64_t> sizes(x.sizes().begin(), x.sizes().end());
+  sizes.back() = k;
+  at::Tensor out = at::empty(sizes, x.options().dtype(at::kInt));
+  if (n == 0) return out.fill_(-1);
+  if (x.is_cuda()) {
+#ifdef DSRL_CUDA
+    topk_positions_cuda_rows(x, rows, n, k, nullptr, out.data_ptr<int32_t>());
+    return out;
+#else
+    DSRL_FAIL("topk_positions: CUDA tensor given but this build has no CUDA kernels (configure with -DDSRL_CUDA=ON)");
+#endif
+  }
+  kernels::topk_positions_reference(x.data_ptr<float>(), rows, n, k, out.data_ptr<int32_t>());
+  return out;
+}
+
+at::Tensor indexer_topk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end,
+                        int64_t topk) {
+  check_indexer_inputs(q, k, w, key_end);
+  DSRL_CHECK(topk >= 0 && topk <= 65536, "indexer_topk: topk must be in [0, 65536], got {}", topk);
+  DSRL_CHECK(q.is_cuda(), "indexer_topk: the chunked selection runs on CUDA tensors only, got {}", q.device().str());
+#ifdef DSRL_CUDA
+  check_indexer_cuda(q, k);
+  const int64_t B = q.size(0), S = q.size(1), T = k.size(1);
+  at::Tensor qc = q.contiguous(), kc = k.contiguous(), wf = w.to(at::kFloat).contiguous();
+  at::Tensor ends = key_end.to(at::kInt).contiguous();
+  at::Tensor out = at::empty({B, S, topk}, q.options().dtype(at::kInt));
+  if (T == 0 || S == 0 || B == 0) return out.fill_(-1);
+  // Chunks of queries whose logits take at most 256 MiB: the [B, S, T] matrix is never stored whole.
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(S, (int64_t{64} << 20) / (B * T)));
+  at::Tensor logits = at::empty({B, chunk, T}, q.options().dtype(at::kFloat));
+  for (int64_t s0 = 0; s0 < S; s0 += chunk) {
+    const int64_t count = std::min(chunk, S - s0);
+    at::Tensor view = logits.view(-1).narrow(0, 0, B * count * T).view({B, count, T});  // contiguous
+    indexer_logits_cuda_rows(qc, kc, wf, ends, s0, count, view);
+    at::Tensor picked = at::empty({B, count, topk}, out.options());
+    at::Tensor row_ends = ends.narrow(1, s0, count).contiguous();  // past these the logits are -inf
+    topk_positions_cuda_rows(view, B * count, T, topk, row_ends.data_ptr<int32_t>(), picked.data_ptr<int32_t>());
+    out.narrow(1, s0, count).copy_(picked);
+  }
+  return out;
+#else
+  DSRL_FAIL("indexer_topk: this build has no CUDA kernels (configure with -DDSRL_CUDA=ON)");
+#endif
+}
+
+bool indexer_kernel_applies(const at::Tensor& q) {
+#ifdef DSRL_CUDA
+  return q.is_cuda() && q.scalar_type() == at::kBFloat16 && q.dim() >= 2 &&
+         kernels::indexer_cuda_supports(q.size(-2), q.size(-1));
+#else
+  (void)q;
+  return false;
+#endif
+}
+
+SampledBits sample_fused(const at::Tensor& logits, const at::Tensor& uniforms, double temperature, int64_t top_k,
+                         double top_p, int64_t vocab_limit) {
+  DSRL_CHECK(logits.dim() == 2 && logits.size(1) > 0, "sample_fused: logits must be [B, V] with V > 0, got [{}]",
+             fmt::join(logits.sizes(), ", "));
+  const int64_t B = logits.size(0), V = logits.size(1);
+  DSRL_CHECK(uniforms.dim() == 1 && uniforms.size(0) == B, "sample_fused: one uniform per row: expected [{}], got [{}]",
+             B, fmt::join(uniforms.sizes(), ", "));
+  DSRL_CHECK(temperature >= 0, "temperature must be >= 0, got {}", temperature);
+  DSRL_CHECK(top_p >= 0 && top_p <= 1, "top_p must be in [0, 1], got {}", top_p);
+  DSRL_CHECK(top_k >= 0, "top_k must be >= 0, got {}", top_k);
+  DSRL_CHECK(vocab_limit >= 0 && vocab_limit <= V, "vocab_limit must be in [0, {}] (0: off), got {}", V, vocab_limit);
+  const kernels::SamplingSpec spec{static_cast<float>(temperature), top_k, static_cast<float>(top_p), vocab_limit};
+  at::Tensor x = logits.to(at::kFloat).contiguous();
+  at::Tensor u = uniforms.to(x.device(), at::kDouble).contiguous();
+  SampledBits out;
+  out.tokens = at::empty({B}, x.options().dtype(at::kLong));
+  out.logprobs = at::empty({B}, x.options());
+  out.kept_bits = at::empty({B, (V + 7) / 8}, x.options().dtype(at::kByte));
+  if (x.is_cuda()) {
+#ifdef DSRL_CUDA
+    cudaError_t err = kernels::sample_cuda(x.data_ptr<float>(), u.data_ptr<double>(), B, V, spec,
+                                           out.tokens.data_ptr<int64_t>(), out.logprobs.data_ptr<float>(),
+                                           out.kept_bits.data_ptr<uint8_t>(), at::cuda::getCurrentCUDAStream());
+    DSRL_CHECK(err == cudaSuccess, "sample_cuda failed: {}", cudaGetErrorString(err));
+    return out;
+#else
+    DSRL_FAIL("sample_fused: CUDA tensor given but this build has no CUDA kernels (configure with -DDSRL_CUDA=ON)");
+#endif
+  }
+  kernels::sample_reference(x.data_ptr<float>(), u.data_ptr<double>(), B, V, spec, out.tokens.data_ptr<int64_t>(),
+                            out.logprobs.data_ptr<float>(), out.kept_bits.data_ptr<uint8_t>());
+  return out;
 }
 
 bool cuda_kernels_available() {

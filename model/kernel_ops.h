@@ -21,6 +21,31 @@ std::pair<at::Tensor, at::Tensor> sparse_mla_forward(const at::Tensor& q, const 
 // supported shape).
 bool sparse_mla_kernel_applies(const at::Tensor& q, int64_t d_v);
 
+// Lightning-indexer logits (kernels/indexer.h). q: [B, S, H, D], k: [B, T, D], w: [B, S, H] (fp32),
+// key_end: [B, S] int32/int64, keys [0, key_end) visible. Returns [B, S, T] fp32 with -inf past key_end.
+// CUDA: bf16 q and k, shapes indexer_cuda_supports accepts; CPU: the C++ reference in fp32.
+at::Tensor indexer_logits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end);
+// Positions of the k largest values > -inf of each row of logits [..., n] (ties to the lower position), ascending,
+// -1 for the slots left: [..., k] int32. CUDA: the radix-select kernel; CPU: the C++ reference.
+at::Tensor topk_positions(const at::Tensor& logits, int64_t k);
+// The indexer's selection without storing [B, S, T]: logits and top-k over chunks of queries (CUDA only; same
+// arguments as indexer_logits). Returns [B, S, k] int32 as topk_positions would.
+at::Tensor indexer_topk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end,
+                        int64_t topk);
+// Whether indexer_logits / indexer_topk would run the CUDA kernels for this q ([..., H, D]).
+bool indexer_kernel_applies(const at::Tensor& q);
+
+// Fused sampling (kernels/sampling.h): one token per row of logits [B, V] (any float dtype), each drawn by inverse
+// CDF from its uniform in [0, 1) (uniforms [B] fp64, any device). CUDA logits run the kernel, CPU ones the C++
+// reference. Same parameters and checks as model/sampling.h.
+struct SampledBits {
+  at::Tensor tokens;     // [B] int64
+  at::Tensor logprobs;   // [B] fp32, under the kept set renormalised
+  at::Tensor kept_bits;  // [B, (V + 7) / 8] uint8, token j at bit j % 8 of byte j / 8
+};
+SampledBits sample_fused(const at::Tensor& logits, const at::Tensor& uniforms, double temperature, int64_t top_k,
+                         double top_p, int64_t vocab_limit);
+
 // True when this build has CUDA kernels (DSRL_CUDA) and a GPU is visible.
 bool cuda_kernels_available();
 

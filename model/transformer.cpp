@@ -61,6 +61,7 @@ at::Tensor DeepseekV32Impl::hidden(const at::Tensor& tokens, const ForwardOption
   check_replay(o.replay_topk, config_.num_hidden_layers, "indexer top-k");
   AttentionContext ctx;
   ctx.sparse = o.sparse;
+  ctx.kernels = o.kernels;
   if (o.indexer_loss) {
     DSRL_CHECK(traces, "indexer_loss needs a ForwardResult to put the terms in");
     ctx.indexer_terms = &traces->indexer;

@@ -33,6 +33,7 @@ struct ForwardOptions {
   bool indexer_loss = false;       // train the indexer: fill ForwardResult::indexer (KL to the attention, recall)
   bool balance_loss = false;       // fill ForwardResult::balance (sequence-wise MoE balance term, with gradient)
   AttentionImpl impl = AttentionImpl::kAuto;
+  bool kernels = true;              // our CUDA kernels where they apply (false: the eager ATen paths, to compare)
 };
 
 struct ForwardResult {

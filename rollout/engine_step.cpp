@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "model/kernel_ops.h"
 #include "proto/sampling_mask.h"
 #include "rollout/engine_impl.h"
 
@@ -100,6 +101,20 @@ ForwardOptions EngineImpl::traced_forward(const std::vector<Sequence*>& seqs) {
   return o;
 }
 
+namespace {
+
+// One sampling call for rows sharing parameters: the fused kernel on the GPU (kept sets come out as packed bits),
+// model/sampling.h elsewhere. with_bits: fill kept_bits.
+SampledBits sample_group(const at::Tensor& logits, const SamplingParams& p, const at::Tensor& uniforms,
+                         bool with_bits) {
+  if (logits.is_cuda() && cuda_kernels_available())
+    return sample_fused(logits, uniforms, p.temperature, p.top_k, p.top_p, p.vocab_limit);
+  Sampled smp = sample_tokens(logits, p, uniforms);
+  return {smp.tokens, smp.logprobs, with_bits ? pack_kept_bits(smp.kept) : at::Tensor()};
+}
+
+}  // namespace
+
 void EngineImpl::take_tokens(const std::vector<Sequence*>& seqs, const at::Tensor& logits) {
   // Rows sampled with the same parameters go through one sampling call, whichever job they belong to.
   std::map<std::tuple<double, int64_t, double, int64_t>, std::vector<int64_t>> groups;
@@ -119,13 +134,13 @@ void EngineImpl::take_tokens(const std::vector<Sequence*>& seqs, const at::Tenso
     }
     const bool all = static_cast<int64_t>(rows.size()) == logits.size(0);
     at::Tensor group = all ? logits : logits.index_select(0, at::tensor(rows, at::kLong).to(logits.device()));
-    Sampled smp = sample_tokens(group, seqs[rows[0]]->job->params, at::tensor(u, at::kDouble));
+    const SampledBits smp = sample_group(group, seqs[rows[0]]->job->params, at::tensor(u, at::kDouble), masks);
     const at::Tensor tokens = smp.tokens.cpu().contiguous(), logprobs = smp.logprobs.to(at::kFloat).cpu().contiguous();
     const int64_t* token_of = tokens.data_ptr<int64_t>();
     const float* logprob_of = logprobs.data_ptr<float>();
     // Kept sets leave the GPU as packed bits: an eighth of the bytes, and the encoder skips empty bytes.
-    const at::Tensor kept = masks ? pack_kept_bits(smp.kept).cpu().contiguous() : at::Tensor();
-    const int64_t vocab = smp.kept.size(1);
+    const at::Tensor kept = masks ? smp.kept_bits.cpu().contiguous() : at::Tensor();
+    const int64_t vocab = group.size(1);
     for (size_t j = 0; j < rows.size(); ++j) {
       Sequence* s = seqs[rows[j]];
       const SamplingSpec& spec = s->job->request.sampling;

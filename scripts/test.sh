@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds everything, checks the layering and runs every CPU test with ctest.
+# Installs what is missing, builds everything (and compiles the CUDA kernels where nvcc exists), checks the layering
+# and runs every CPU test with ctest.
 # Usage: scripts/test.sh [ctest args...]      e.g. scripts/test.sh -R Config
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,6 +9,7 @@ start=$(date +%s)
 scripts/install-deps.sh
 scripts/check-layering.sh
 scripts/build.sh
+scripts/build-cuda-kernels.sh
 echo "[test] built in $(( $(date +%s) - start )) s since start; running ctest"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 cd "${DSRL_BUILD_DIR:-$root/build}"

@@ -1,4 +1,4 @@
-# The eager PyTorch baselines of issue 10 (the formulation ../shared/bench/baseline_h100.py measured), one JSON line
+# The eager PyTorch baselines of issue 10 (the formulations ../shared/bench/baseline_h100.py measured), one JSON line
 # per shape, on the same shapes dsrl-bench-kernels times. Usage: python3 kernels_eager.py
 import json, time, torch
 
@@ -29,6 +29,44 @@ def sparse_mla(s_q, s_kv, h, topk, dqk, dv):
                       "topk": topk, "d_qk": dqk, "d_v": dv, "ms": round(secs * 1e3, 3),
                       "tflops": round(flops / secs / 1e12, 1)}), flush=True)
 
+def indexer(batch, seq, h, d, topk):
+    torch.manual_seed(0)
+    q = torch.randn(batch, seq, h, d, device="cuda", dtype=torch.bfloat16)
+    k = torch.randn(batch, seq, d, device="cuda", dtype=torch.bfloat16)
+    w = torch.randn(batch, seq, h, device="cuda", dtype=torch.float32)
+    chunk = max(1, 1024 * 16384 * 64 // (seq * h))  # the baseline's 1024 queries at 16K x 64 heads, same memory
+    def run():
+        sel = []
+        for b in range(batch):
+            for c in range(0, seq, chunk):
+                lg = torch.relu(torch.einsum("qhd,kd->qhk", q[b, c:c + chunk], k[b])).float()
+                I = torch.einsum("qhk,qh->qk", lg, w[b, c:c + chunk])
+                pos = torch.arange(c, min(c + chunk, seq), device="cuda")[:, None]
+                I = I.masked_fill(torch.arange(seq, device="cuda")[None] > pos, float("-inf"))
+                sel.append(I.topk(topk, dim=-1).indices)
+        return sel
+    secs = seconds_per_call(run, warmup=1, iters=3)
+    flops = 2 * batch * seq * seq / 2 * h * d
+    print(json.dumps({"kernel": "indexer_topk", "impl": "eager", "batch": batch, "seq": seq, "heads": h, "dim": d,
+                      "topk": topk, "ms": round(secs * 1e3, 3), "tflops": round(flops / secs / 1e12, 1)}), flush=True)
+
+def indexer_decode(batch, keys, h, d, topk):
+    torch.manual_seed(0)
+    q = torch.randn(batch, h, d, device="cuda", dtype=torch.bfloat16)
+    k = torch.randn(batch, keys, d, device="cuda", dtype=torch.bfloat16)
+    w = torch.randn(batch, h, device="cuda", dtype=torch.float32)
+    def run():
+        lg = torch.relu(torch.einsum("bhd,bkd->bhk", q, k)).float()
+        return torch.einsum("bhk,bh->bk", lg, w).topk(topk, dim=-1).indices
+    secs = seconds_per_call(run, warmup=2, iters=20)
+    print(json.dumps({"kernel": "indexer_topk_decode", "impl": "eager", "batch": batch, "keys": keys, "heads": h,
+                      "dim": d, "topk": topk, "ms": round(secs * 1e3, 3),
+                      "key_gbps": round(batch * keys * d * 2 / secs / 1e9)}), flush=True)
+
 sparse_mla(4096, 8192, 128, 2048, 576, 512)
 sparse_mla(4096, 8192, 64, 2048, 576, 512)
 sparse_mla(8192, 8192, 16, 256, 288, 256)
+indexer(1, 16384, 64, 128, 2048)
+indexer(4, 2048, 8, 64, 256)
+sparse_mla(64, 64 * 8192, 128, 2048, 576, 512)
+indexer_decode(64, 8192, 64, 128, 2048)

@@ -2,10 +2,14 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "model/kernel_ops.h"
+#include "model/transformer.h"
+#include "tests/model/model_fixture.h"
 #include "tests/model/sparse_mla_eager.h"
 
 namespace dsrl {
@@ -61,6 +65,122 @@ TEST(GpuSparseMla, RefusesUnsupportedShapesClearly) {
     ADD_FAILURE() << "8 heads accepted";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("8 heads"), std::string::npos) << e.what();
+  }
+}
+
+struct IndexerCase {
+  int64_t batch, s_q, n_keys, heads, dim;
+};
+
+// key_end: causal for a prefill whose queries are the last s_q of n_keys positions, with a few rows cut shorter.
+at::Tensor causal_ends(int64_t batch, int64_t s_q, int64_t n_keys) {
+  at::Tensor ends = (at::arange(s_q, at::kInt) + (n_keys - s_q + 1)).repeat({batch, 1});
+  ends.view(-1)[0] = 0;
+  if (ends.numel() > 3) ends.view(-1)[3] = 1;
+  return ends;
+}
+
+TEST(GpuIndexer, LogitsMatchReferenceAcrossShapes) {
+  at::manual_seed(5);
+  const std::vector<IndexerCase> cases = {{2, 7, 7, 8, 64},    {1, 70, 200, 16, 64}, {2, 33, 130, 32, 128},
+                                          {3, 20, 65, 64, 128}, {1, 9, 1000, 64, 128}, {2, 1, 777, 64, 128}};
+  for (const IndexerCase& c : cases) {
+    const std::string name = "batch " + std::to_string(c.batch) + ", s_q " + std::to_string(c.s_q) + ", keys " +
+                             std::to_string(c.n_keys) + ", heads " + std::to_string(c.heads) + ", dim " +
+                             std::to_string(c.dim);
+    at::Tensor q = (at::randn({c.batch, c.s_q, c.heads, c.dim}) / std::sqrt(c.dim)).to(at::kBFloat16);
+    at::Tensor k = at::randn({c.batch, c.n_keys, c.dim}).to(at::kBFloat16);
+    at::Tensor w = at::randn({c.batch, c.s_q, c.heads}) / std::sqrt(c.heads);
+    at::Tensor ends = causal_ends(c.batch, c.s_q, c.n_keys);
+    at::Tensor got = indexer_logits(q.cuda(), k.cuda(), w.cuda(), ends.cuda()).cpu();
+    at::Tensor want = indexer_logits(q, k, w, ends);  // the C++ reference on the same bf16 values
+    ASSERT_TRUE(at::equal(at::isinf(got), at::isinf(want))) << name << ": masked keys differ";
+    const double err = (got.nan_to_num(0, 0, 0) - want.nan_to_num(0, 0, 0)).abs().max().item<double>();
+    EXPECT_LT(err, 1e-3) << name;
+  }
+}
+
+TEST(GpuIndexer, TopkMatchesReferenceExactly) {
+  at::manual_seed(6);
+  for (auto [rows, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {5, 10, 3}, {4, 300, 64}, {3, 5000, 2048}, {2, 131072, 2048}, {3, 2000, 2048}}) {
+    // Values on a coarse grid so that ties are common, with -inf stretches as causal masking makes.
+    at::Tensor x = at::round(at::randn({rows, n}) * 8) / 8;
+    x[0].narrow(0, n / 2, n - n / 2).fill_(-INFINITY);
+    at::Tensor want = topk_positions(x, k);
+    at::Tensor got = topk_positions(x.cuda(), k).cpu();
+    EXPECT_TRUE(at::equal(got, want)) << "rows " << rows << ", n " << n << ", k " << k << ": "
+                                      << (got != want).sum().item<int64_t>() << " slots differ";
+  }
+}
+
+TEST(GpuIndexer, ChunkedSelectionEqualsTopkOfTheLogits) {
+  at::manual_seed(7);
+  const int64_t B = 2, S = 300, T = 3000, H = 64, D = 128;
+  at::Tensor q = (at::randn({B, S, H, D}, at::kCUDA) / std::sqrt(D)).to(at::kBFloat16);
+  at::Tensor k = at::randn({B, T, D}, at::kCUDA).to(at::kBFloat16);
+  at::Tensor w = at::randn({B, S, H}, at::kCUDA) / 8;
+  at::Tensor ends = causal_ends(B, S, T).cuda();
+  at::Tensor picked = indexer_topk(q, k, w, ends, 512);
+  EXPECT_TRUE(at::equal(picked, topk_positions(indexer_logits(q, k, w, ends), 512)));
+  EXPECT_EQ((picked[0][0] >= 0).sum().item<int64_t>(), 0) << "key_end 0 selects nothing";
+}
+
+// The kernels inside the model: a bf16 model whose attention (16 heads, 256 + 32 latent) and indexer (8 x 64) fit
+// them, run with ForwardOptions::kernels on and off. The indexer kernels pick the eager path's keys in the first
+// layer (same inputs); with the eager run's selection and routes replayed, the attention kernel gives its logits.
+TEST(GpuKernelsInModel, MatchTheEagerPathsOfABf16Model) {
+  ModelConfig c = testing::tiny_config();
+  c.num_attention_heads = 16;
+  c.kv_lora_rank = 256;
+  c.qk_rope_head_dim = 32;
+  c.index_n_heads = 8;
+  c.index_head_dim = 64;
+  c.index_topk = 12;
+  DeepseekV32 model = testing::tiny_model(c, 41);
+  cast_model(model, at::kCUDA, at::kBFloat16);
+  at::NoGradGuard no_grad;
+  at::Tensor tokens = at::randint(0, c.vocab_size, {2, 40}, at::kLong).cuda();
+  ForwardOptions eager;
+  eager.record = true;
+  eager.impl = AttentionImpl::kMQA;
+  eager.kernels = false;
+  ForwardResult e = model->forward(tokens, eager);
+  ForwardOptions kernels = eager;
+  kernels.kernels = true;
+  ForwardResult k = model->forward(tokens, kernels);
+  at::Tensor first_eager = std::get<0>(e.indexer_topk[0].sort(-1)), first_kernel = std::get<0>(k.indexer_topk[0].sort(-1));
+  EXPECT_LE((first_eager != first_kernel).sum().item<int64_t>(), first_eager.numel() / 100)
+      << "layer 0's selection: indexer kernels against the eager scores and at::topk";
+  kernels.replay_topk = &e.indexer_topk;
+  kernels.replay_experts = &e.expert_ids;
+  at::Tensor got = model->forward(tokens, kernels).logits.to(at::kFloat);
+  at::Tensor want = e.logits.to(at::kFloat);
+  EXPECT_LT(((got - want).norm() / want.norm()).item<double>(), 2e-2) << "attention kernel against the eager MQA";
+}
+// The fused sampler on the GPU against its C++ reference on the same logits (bf16-valued, so ties are common and
+// the tie rules are exercised). Sums are fp32 on the GPU and double in the reference: a nucleus boundary or a draw
+// within rounding of its threshold may fall the other way, so a row or two of 64 may differ.
+TEST(GpuSampling, MatchesReference) {
+  at::manual_seed(9);
+  const int64_t B = 64, V = 129280;
+  at::Tensor logits = (at::randn({B, V}) * 2).to(at::kBFloat16).to(at::kFloat);
+  logits[5].fill_(-INFINITY);  // nothing to keep
+  at::Tensor u = at::rand({B}, at::kDouble);
+  for (auto [t, k, p, limit] : std::vector<std::tuple<double, int64_t, double, int64_t>>{
+           {1.0, 0, 1.0, 0}, {0.7, 50, 1.0, 0}, {1.0, 0, 0.95, 0}, {1.0, 20, 0.9, 100000}, {0.0, 0, 1.0, 129000}}) {
+    const std::string what = "temperature " + std::to_string(t) + ", top_k " + std::to_string(k) + ", top_p " +
+                             std::to_string(p) + ", limit " + std::to_string(limit);
+    SampledBits want = sample_fused(logits, u, t, k, p, limit);
+    SampledBits got = sample_fused(logits.cuda(), u, t, k, p, limit);
+    at::Tensor same_kept = (got.kept_bits.cpu() == want.kept_bits).all(1);
+    at::Tensor same_token = got.tokens.cpu() == want.tokens;
+    EXPECT_GE(same_kept.sum().item<int64_t>(), B - 2) << what << ": kept sets";
+    EXPECT_GE(same_token.sum().item<int64_t>(), B - 2) << what << ": tokens";
+    at::Tensor both = same_kept & same_token;
+    at::Tensor lp_got = got.logprobs.cpu().masked_select(both), lp_want = want.logprobs.masked_select(both);
+    EXPECT_TRUE(at::allclose(lp_got.nan_to_num(0, -1e30), lp_want.nan_to_num(0, -1e30), 1e-4, 1e-4)) << what;
+    EXPECT_EQ(got.kept_bits[5].sum().item<int64_t>(), t == 0 ? 1 : 0) << what << ": the all -inf row";
   }
 }
 

@@ -3,7 +3,12 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <tuple>
+#include <vector>
+
 #include "common/error.h"
+#include "model/sampling.h"
 #include "tests/common/error_of.h"
 #include "tests/model/sparse_mla_eager.h"
 
@@ -77,6 +82,92 @@ TEST(SparseMlaOp, RejectsBadInputsWithClearErrors) {
   EXPECT_NE(msg.find("d_v must be in [1, 16], got 17"), std::string::npos) << msg;
   msg = testing::error_of([&] { sparse_mla_forward(q.view({8, 16}), kv, idx, 8, 1.0); });
   EXPECT_NE(msg.find("expected q [N, H, d_qk]"), std::string::npos) << msg;
+}
+
+// The model's indexer formula (IndexerImpl::scores) on explicit tensors.
+at::Tensor eager_indexer_logits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w,
+                                const at::Tensor& key_end) {
+  at::Tensor dots = at::relu(at::einsum("bshd,btd->bsht", {q, k}));
+  at::Tensor logits = at::einsum("bsht,bsh->bst", {dots, w});
+  at::Tensor visible = at::arange(k.size(1)).view({1, 1, -1}) < key_end.unsqueeze(-1);
+  return logits.masked_fill(visible.logical_not(), -INFINITY);
+}
+
+TEST(IndexerOp, LogitsReferenceMatchesTheModelFormulaOnCpu) {
+  at::manual_seed(3);
+  at::Tensor q = at::randn({2, 5, 3, 8}), k = at::randn({2, 9, 8}), w = at::rand({2, 5, 3});
+  at::Tensor ends = at::tensor({1, 4, 9, 0, 12, 3, 3, 5, 7, 9}, at::kLong).view({2, 5});  // 12: past the end
+  at::Tensor got = indexer_logits(q, k, w, ends);
+  at::Tensor want = eager_indexer_logits(q, k, w, ends.clamp_max(9));
+  EXPECT_TRUE(at::equal(at::isinf(got), at::isinf(want)));
+  EXPECT_TRUE(at::allclose(got.nan_to_num(0, 0, 0), want.nan_to_num(0, 0, 0), 1e-5, 1e-5));
+  EXPECT_TRUE(at::isinf(got[0][3]).all().item<bool>()) << "key_end 0 sees nothing";
+}
+
+TEST(IndexerOp, TopkPositionsAgreeWithAtenTopkAsSets) {
+  at::manual_seed(4);
+  at::Tensor x = at::randn({6, 50});
+  x[1].narrow(0, 10, 45 - 10).fill_(-INFINITY);  // only 15 present: 5 slots of -1 with k = 20
+  at::Tensor got = topk_positions(x, 20);
+  ASSERT_EQ(got.sizes(), (std::vector<int64_t>{6, 20}));
+  for (int64_t r = 0; r < 6; ++r) {
+    at::Tensor row = got[r];
+    at::Tensor chosen = row.masked_select(row >= 0).to(at::kLong);
+    EXPECT_TRUE(at::equal(chosen, std::get<0>(chosen.sort()))) << "ascending positions";
+    const int64_t present = at::isfinite(x[r]).sum().item<int64_t>();
+    ASSERT_EQ(chosen.numel(), std::min<int64_t>(20, present));
+    at::Tensor want = std::get<1>(x[r].topk(chosen.numel()));
+    EXPECT_TRUE(at::equal(chosen, std::get<0>(want.sort())));
+  }
+  EXPECT_EQ((got[1] < 0).sum().item<int64_t>(), 5);
+}
+
+TEST(IndexerOp, RejectsBadInputsWithClearErrors) {
+  at::Tensor q = at::randn({2, 5, 3, 8}), k = at::randn({2, 9, 8}), w = at::rand({2, 5, 3});
+  at::Tensor ends = at::ones({2, 5}, at::kInt);
+  std::string msg = testing::error_of([&] { indexer_logits(q, at::randn({2, 9, 7}), w, ends); });
+  EXPECT_NE(msg.find("k must be [2, T, 8], got [2, 9, 7]"), std::string::npos) << msg;
+  msg = testing::error_of([&] { indexer_logits(q, k, at::rand({2, 5, 4}), ends); });
+  EXPECT_NE(msg.find("w must be [2, 5, 3], got [2, 5, 4]"), std::string::npos) << msg;
+  msg = testing::error_of([&] { indexer_logits(q, k, w, ends.to(at::kFloat)); });
+  EXPECT_NE(msg.find("key_end must be int32 or int64, got Float"), std::string::npos) << msg;
+  msg = testing::error_of([&] { topk_positions(at::randn({3, 4}, at::kDouble), 2); });
+  EXPECT_NE(msg.find("expected fp32 logits"), std::string::npos) << msg;
+  msg = testing::error_of([&] { indexer_topk(q, k, w, ends, 4); });
+  EXPECT_NE(msg.find("runs on CUDA tensors only"), std::string::npos) << msg;
+}
+
+// The fused sampler's reference (CPU) against model/sampling.h on tie-free logits: same tokens, kept sets and
+// log-probs for each combination of the truncations.
+TEST(SampleFused, ReferenceAgreesWithModelSampling) {
+  at::manual_seed(8);
+  const int64_t B = 16, V = 300;
+  at::Tensor logits = at::randn({B, V}) * 3;
+  at::Tensor u = at::rand({B}, at::kDouble);
+  for (auto [t, k, p, limit] : std::vector<std::tuple<double, int64_t, double, int64_t>>{
+           {1.0, 0, 1.0, 0}, {0.7, 20, 1.0, 0}, {1.0, 0, 0.9, 0}, {1.3, 40, 0.8, 250}, {0.0, 0, 1.0, 200}}) {
+    SamplingParams params;
+    params.temperature = t, params.top_k = k, params.top_p = p, params.vocab_limit = limit;
+    Sampled want = sample_tokens(logits, params, u);
+    SampledBits got = sample_fused(logits, u, t, k, p, limit);
+    const std::string what = "temperature " + std::to_string(t) + ", top_k " + std::to_string(k) + ", top_p " +
+                             std::to_string(p) + ", limit " + std::to_string(limit);
+    EXPECT_TRUE(at::equal(got.tokens, want.tokens)) << what;
+    EXPECT_TRUE(at::equal(unpack_kept_bits(got.kept_bits, V), want.kept)) << what;
+    EXPECT_TRUE(at::allclose(got.logprobs, want.logprobs.to(at::kFloat), 1e-4, 1e-5)) << what;
+  }
+}
+
+TEST(SampleFused, RejectsBadParametersClearly) {
+  at::Tensor logits = at::randn({2, 10}), u = at::rand({2}, at::kDouble);
+  std::string msg = testing::error_of([&] { sample_fused(logits, u, 1.0, 0, 1.5, 0); });
+  EXPECT_NE(msg.find("top_p must be in [0, 1], got 1.5"), std::string::npos) << msg;
+  msg = testing::error_of([&] { sample_fused(logits, at::rand({3}, at::kDouble), 1.0, 0, 1.0, 0); });
+  EXPECT_NE(msg.find("one uniform per row: expected [2], got [3]"), std::string::npos) << msg;
+  msg = testing::error_of([&] { sample_fused(logits, u, -1.0, 0, 1.0, 0); });
+  EXPECT_NE(msg.find("temperature must be >= 0, got -1"), std::string::npos) << msg;
+  msg = testing::error_of([&] { sample_fused(logits, u, 1.0, 0, 1.0, 11); });
+  EXPECT_NE(msg.find("vocab_limit must be in [0, 10]"), std::string::npos) << msg;
 }
 
 }  // namespace
