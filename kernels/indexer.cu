@@ -320,7 +320,7 @@ cudaError_t topk_positions_cuda(const float* logits, int64_t rows, int64_t n, in
                                 int32_t* out, cudaStream_t stream) {
   if (rows < 0 || n < 0 || k < 0 || k > 65536 || rows > 0x7fffffff) return cudaErrorInvalidValue;
   if (rows == 0 || k == 0) return cudaSuccess;
-  static const cudaError_t attribute =  // once per process, before any graph capture
+  static const cudaError_t attribute =  // once per process (one GPU each in dsrl), before any graph capture
       cudaFuncSetAttribute(topk_positions_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                            static_cast<int>(kSharedRow * sizeof(float)));
   if (attribute != cudaSuccess) return attribute;

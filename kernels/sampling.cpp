@@ -41,10 +41,11 @@ void sample_reference(const float* logits, const double* uniforms, int64_t rows,
     const float* x = logits + r * vocab;
     uint8_t* bits = kept_bits + r * bytes;
     std::memset(bits, 0, static_cast<size_t>(bytes));
-    if (spec.temperature == 0) {
-      int64_t best = 0;
-      for (int64_t i = 1; i < n; ++i)
-        if (x[i] > x[best]) best = i;
+    if (spec.temperature == 0) {  // the highest non-NaN logit, lowest id on ties; id 0 when there is none
+      int64_t best = -1;
+      for (int64_t i = 0; i < n; ++i)
+        if (!std::isnan(x[i]) && (best < 0 || x[i] > x[best])) best = i;
+      best = std::max<int64_t>(best, 0);
       tokens[r] = best;
       logprobs[r] = 0;
       bits[best / 8] |= static_cast<uint8_t>(1u << (best % 8));

@@ -36,6 +36,12 @@ struct MaxAt {
   float value;
   int64_t id;
 };
+struct MinInt {
+  __device__ int operator()(int a, int b) const { return a < b ? a : b; }
+};
+struct MaxInt {
+  __device__ int operator()(int a, int b) const { return a > b ? a : b; }
+};
 struct MaxAtOp {
   __device__ MaxAt operator()(const MaxAt& a, const MaxAt& b) const {
     return b.value > a.value || (b.value == a.value && b.id < a.id) ? b : a;
@@ -61,6 +67,7 @@ struct Shared {
   MaxAt best;
   double z;
   int present;
+  int drawer;  // the thread that draws the token
 };
 
 __device__ float scaled(const Args& a, const float* x, int64_t i) { return x[i] / a.spec.temperature; }
@@ -202,20 +209,29 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(Args a) {
   }
   const double u = fmin(fmax(a.uniforms[row], 0.0), 1.0 - 1e-12);
   const double target = u * total;
-  if (mass > 0.0 && mass_before <= target && target < mass_before + mass) {
-    double running = mass_before;
-    seen = static_cast<uint32_t>(equal_before);
-    for (int64_t i = lo; i < hi; ++i) {
-      if (!keeps(i, seen)) continue;
-      const float s = scaled(a, x, i);
-      running += weight(s, max_s);
-      if (running > target) {
-        a.tokens[row] = i;
-        a.logprobs[row] = s - max_s - static_cast<float>(log(total));
-        break;
-      }
-    }
+  // Exactly one thread draws: the first whose range holds the target, or, should rounding leave the target in no
+  // range, the last one holding kept mass (the reference then takes the last kept id too).
+  const bool holds = mass > 0.0 && mass_before <= target && target < mass_before + mass;
+  __syncthreads();
+  const int first_holder = cub::BlockReduce<int, kThreads>(sh.cub.count).Reduce(holds ? int(threadIdx.x) : kThreads,
+                                                                                 MinInt());
+  __syncthreads();
+  const int last_with_mass = cub::BlockReduce<int, kThreads>(sh.cub.count).Reduce(mass > 0.0 ? int(threadIdx.x) : -1,
+                                                                                   MaxInt());
+  if (threadIdx.x == 0) sh.drawer = first_holder < kThreads ? first_holder : last_with_mass;
+  __syncthreads();
+  if (static_cast<int>(threadIdx.x) != sh.drawer) return;
+  double running = mass_before;
+  seen = static_cast<uint32_t>(equal_before);
+  int64_t token = -1;
+  for (int64_t i = lo; i < hi; ++i) {
+    if (!keeps(i, seen)) continue;
+    token = i;
+    running += weight(scaled(a, x, i), max_s);
+    if (running > target) break;
   }
+  a.tokens[row] = token;
+  a.logprobs[row] = scaled(a, x, token) - max_s - static_cast<float>(log(total));
 }
 
 }  // namespace

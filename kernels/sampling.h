@@ -7,7 +7,8 @@
 //            (probabilities of softmax(s), summed in that order) is < top_p; top_k 0 and top_p 0 or 1 mean all
 //   draw:    the first kept id (in id order) whose cumulative kept probability exceeds u * (kept mass)
 //   logprob: log of the token's probability renormalised over the kept set
-//   temperature 0: greedy (the highest logit, lowest id on ties), kept = {it}, logprob 0
+//   temperature 0: greedy (the highest logit that is not NaN, lowest id on ties; id 0 if none), kept = {it},
+//   logprob 0
 //
 //   logits [rows, vocab] fp32; uniforms [rows] fp64 in [0, 1); tokens [rows]; logprobs [rows];
 //   kept_bits [rows, (vocab + 7) / 8]: token j at bit j % 8 of byte j / 8.

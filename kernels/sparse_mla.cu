@@ -211,7 +211,7 @@ template <int kDqk, int kDv, int kHeadTiles>
 cudaError_t launch(const Args& a, int64_t s_q, cudaStream_t stream) {
   using P = Plan<kDqk, kDv, kHeadTiles>;
   auto* kernel = sparse_mla_forward_kernel<kDqk, kDv, kHeadTiles>;
-  static const cudaError_t attribute =  // once per process, before any graph capture
+  static const cudaError_t attribute =  // once per process (one GPU each in dsrl), before any graph capture
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, P::kSmemBytes);
   if (attribute != cudaSuccess) return attribute;
   const int64_t blocks = s_q * (a.heads / P::kHeads);

@@ -71,8 +71,7 @@ at::Tensor IndexerImpl::scores(const at::Tensor& x, const at::Tensor& q_lat, con
 
 at::Tensor IndexerImpl::choose(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys,
                                const AttentionContext& ctx) {
-  if (!ctx.kernels || fp8 || at::GradMode::is_enabled() || keys.scalar_type() != at::kBFloat16)
-    return select(scores(x, q_lat, keys, ctx));
+  if (!ctx.kernels || fp8 || keys.scalar_type() != at::kBFloat16) return select(scores(x, q_lat, keys, ctx));
   auto [q, w] = queries(x, q_lat, ctx);
   if (!indexer_kernel_applies(q)) return select(scores(x, q_lat, keys, ctx));
   // The GPU kernels: logits by chunks of queries and a radix top-k; d^-0.5 goes into w this time.

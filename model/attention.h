@@ -49,9 +49,9 @@ class IndexerImpl : public torch::nn::Module {
   at::Tensor scores(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys, const AttentionContext& ctx);
   // Top-k key positions per query, -1 where fewer than k causal keys exist. scores: [B, S, T] -> [B, S, min(k, T)] int64
   at::Tensor select(const at::Tensor& scores) const;
-  // The same selection from the inputs, for when the scores are not needed: with ctx.kernels, without gradient, on
-  // CUDA bf16 it runs the indexer kernels (positions in ascending order, [B, S, T] never stored); else
-  // select(scores(...)).
+  // The same selection from the inputs, for when the scores are not needed (it carries no gradient either way): with
+  // ctx.kernels on CUDA bf16 it runs the indexer kernels (positions in ascending order, [B, S, T] never stored);
+  // else select(scores(...)).
   at::Tensor choose(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys, const AttentionContext& ctx);
 
   // Roped queries [B, S, Hi, d] and head weights w [B, S, Hi] fp32 (already times Hi^-0.5).

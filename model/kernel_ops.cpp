@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -14,6 +15,7 @@
 
 #ifdef DSRL_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
 
 #include "kernels/indexer_cuda.h"
 #include "kernels/rmsnorm_cuda.h"
@@ -22,6 +24,17 @@
 #endif
 
 namespace dsrl {
+
+#ifdef DSRL_CUDA
+namespace {
+// Contiguous, with a data pointer on a 16-byte boundary (the kernels copy rows in 16-byte pieces; a view can start
+// anywhere).
+at::Tensor aligned_contiguous(const at::Tensor& t) {
+  at::Tensor c = t.contiguous();
+  return reinterpret_cast<uintptr_t>(c.data_ptr()) % 16 == 0 ? c : c.clone();
+}
+}  // namespace
+#endif
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   DSRL_CHECK(x.dim() >= 1, "rms_norm: x must have at least 1 dimension, got shape {}", fmt::join(x.sizes(), "x"));
@@ -77,7 +90,9 @@ std::pair<at::Tensor, at::Tensor> sparse_mla_forward(const at::Tensor& q, const 
                                                      const at::Tensor& indices, int64_t d_v, double scale) {
   check_sparse_mla_inputs(q, kv, indices, d_v);
   kernels::SparseMlaShape shape{q.size(0), q.size(1), kv.size(0), q.size(2), d_v, indices.size(1)};
-  at::Tensor idx = indices.to(at::kInt).contiguous();
+  // int64 rows past int32 would wrap into valid-looking ones: anything outside [0, n_kv) becomes "none" first.
+  at::Tensor idx = indices.scalar_type() == at::kLong ? indices.clamp(-1, shape.n_kv).to(at::kInt).contiguous()
+                                                      : indices.contiguous();
   at::Tensor lse = at::empty({shape.s_q, shape.heads}, q.options().dtype(at::kFloat));
   if (q.is_cuda()) {
 #ifdef DSRL_CUDA
@@ -85,7 +100,8 @@ std::pair<at::Tensor, at::Tensor> sparse_mla_forward(const at::Tensor& q, const 
                "sparse_mla_forward: the CUDA kernel takes bf16 q and kv with heads a multiple of 16 and (d_qk, d_v) "
                "(576, 512) or (288, 256); got {} q, {} kv, {} heads, ({}, {})", c10::toString(q.scalar_type()),
                c10::toString(kv.scalar_type()), shape.heads, shape.d_qk, d_v);
-    at::Tensor qc = q.contiguous(), kvc = kv.contiguous();
+    const c10::cuda::CUDAGuard device(q.device());
+    at::Tensor qc = aligned_contiguous(q), kvc = aligned_contiguous(kv);
     at::Tensor out = at::empty({shape.s_q, shape.heads, d_v}, q.options());
     cudaError_t err = kernels::sparse_mla_forward_cuda(
         reinterpret_cast<const __nv_bfloat16*>(qc.data_ptr()), reinterpret_cast<const __nv_bfloat16*>(kvc.data_ptr()),
@@ -141,6 +157,11 @@ kernels::IndexerShape indexer_shape(const at::Tensor& q, const at::Tensor& k) {
   return {q.size(0), q.size(1), k.size(1), q.size(2), q.size(3)};
 }
 
+// key_end as int32 in [0, T] (int64 values past int32 would otherwise wrap).
+at::Tensor key_ends(const at::Tensor& key_end, int64_t keys) {
+  return key_end.clamp(0, keys).to(at::kInt).contiguous();
+}
+
 #ifdef DSRL_CUDA
 void check_indexer_cuda(const at::Tensor& q, const at::Tensor& k) {
   DSRL_CHECK(indexer_kernel_applies(q) && k.scalar_type() == at::kBFloat16,
@@ -172,12 +193,13 @@ void topk_positions_cuda_rows(const at::Tensor& logits, int64_t rows, int64_t n,
 at::Tensor indexer_logits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end) {
   check_indexer_inputs(q, k, w, key_end);
   const kernels::IndexerShape shape = indexer_shape(q, k);
-  at::Tensor ends = key_end.to(at::kInt).contiguous(), wf = w.to(at::kFloat).contiguous();
+  at::Tensor ends = key_ends(key_end, k.size(1)), wf = w.to(at::kFloat).contiguous();
   at::Tensor out = at::empty({shape.batch, shape.s_q, shape.n_keys}, q.options().dtype(at::kFloat));
   if (q.is_cuda()) {
 #ifdef DSRL_CUDA
     check_indexer_cuda(q, k);
-    indexer_logits_cuda_rows(q.contiguous(), k.contiguous(), wf, ends, 0, shape.s_q, out);
+    const c10::cuda::CUDAGuard device(q.device());
+    indexer_logits_cuda_rows(aligned_contiguous(q), aligned_contiguous(k), wf, ends, 0, shape.s_q, out);
     return out;
 #else
     DSRL_FAIL("indexer_logits: CUDA tensor given but this build has no CUDA kernels (configure with -DDSRL_CUDA=ON)");
@@ -202,6 +224,7 @@ at::Tensor topk_positions(const at::Tensor& logits, int64_t k) {
   if (n == 0) return out.fill_(-1);
   if (x.is_cuda()) {
 #ifdef DSRL_CUDA
+    const c10::cuda::CUDAGuard device(x.device());
     topk_positions_cuda_rows(x, rows, n, k, nullptr, out.data_ptr<int32_t>());
     return out;
 #else
@@ -219,9 +242,10 @@ at::Tensor indexer_topk(const at::Tensor& q, const at::Tensor& k, const at::Tens
   DSRL_CHECK(q.is_cuda(), "indexer_topk: the chunked selection runs on CUDA tensors only, got {}", q.device().str());
 #ifdef DSRL_CUDA
   check_indexer_cuda(q, k);
+  const c10::cuda::CUDAGuard device(q.device());
   const int64_t B = q.size(0), S = q.size(1), T = k.size(1);
-  at::Tensor qc = q.contiguous(), kc = k.contiguous(), wf = w.to(at::kFloat).contiguous();
-  at::Tensor ends = key_end.to(at::kInt).contiguous();
+  at::Tensor qc = aligned_contiguous(q), kc = aligned_contiguous(k), wf = w.to(at::kFloat).contiguous();
+  at::Tensor ends = key_ends(key_end, T);
   at::Tensor out = at::empty({B, S, topk}, q.options().dtype(at::kInt));
   if (T == 0 || S == 0 || B == 0) return out.fill_(-1);
   // Chunks of queries whose logits take at most 256 MiB: the [B, S, T] matrix is never stored whole.
@@ -272,6 +296,7 @@ SampledBits sample_fused(const at::Tensor& logits, const at::Tensor& uniforms, d
   out.kept_bits = at::empty({B, (V + 7) / 8}, x.options().dtype(at::kByte));
   if (x.is_cuda()) {
 #ifdef DSRL_CUDA
+    const c10::cuda::CUDAGuard device(x.device());
     cudaError_t err = kernels::sample_cuda(x.data_ptr<float>(), u.data_ptr<double>(), B, V, spec,
                                            out.tokens.data_ptr<int64_t>(), out.logprobs.data_ptr<float>(),
                                            out.kept_bits.data_ptr<uint8_t>(), at::cuda::getCurrentCUDAStream());

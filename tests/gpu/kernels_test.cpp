@@ -112,6 +112,8 @@ TEST(GpuIndexer, TopkMatchesReferenceExactly) {
     EXPECT_TRUE(at::equal(got, want)) << "rows " << rows << ", n " << n << ", k " << k << ": "
                                       << (got != want).sum().item<int64_t>() << " slots differ";
   }
+  at::Tensor zeros = at::tensor({1.0f, -0.0f, 0.0f, -1.0f}).view({1, 4});  // -0 ties +0: the lower position
+  EXPECT_TRUE(at::equal(topk_positions(zeros.cuda(), 2).cpu(), topk_positions(zeros, 2)));
 }
 
 TEST(GpuIndexer, ChunkedSelectionEqualsTopkOfTheLogits) {
@@ -181,6 +183,7 @@ TEST(GpuSampling, MatchesReference) {
     at::Tensor lp_got = got.logprobs.cpu().masked_select(both), lp_want = want.logprobs.masked_select(both);
     EXPECT_TRUE(at::allclose(lp_got.nan_to_num(0, -1e30), lp_want.nan_to_num(0, -1e30), 1e-4, 1e-4)) << what;
     EXPECT_EQ(got.kept_bits[5].sum().item<int64_t>(), t == 0 ? 1 : 0) << what << ": the all -inf row";
+    EXPECT_TRUE((got.tokens.cpu() >= 0).all().item<bool>() && (got.tokens.cpu() < V).all().item<bool>()) << what;
   }
 }
 

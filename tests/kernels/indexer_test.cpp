@@ -37,6 +37,13 @@ TEST(IndexerReference, TopkTakesTheLargestInPositionOrderWithTiesToTheLowerPosit
   EXPECT_EQ(std::vector<int32_t>(out.begin(), out.begin() + 2), (std::vector<int32_t>{1, 3}));
 }
 
+TEST(IndexerReference, TopkTiesMinusZeroWithZero) {
+  const std::vector<float> x = {1, -0.0f, 0.0f, -1};
+  std::vector<int32_t> out(2);
+  topk_positions_reference(x.data(), 1, 4, 2, out.data());
+  EXPECT_EQ(out, (std::vector<int32_t>{0, 1}));  // -0 and +0 tie: the lower position wins
+}
+
 TEST(IndexerReference, TopkPadsWithMinusOneAndSkipsMaskedAndNan) {
   const std::vector<float> x = {-kInf, 7, std::nanf(""), -kInf, -3};
   std::vector<int32_t> out(4);

@@ -71,6 +71,9 @@ TEST(SamplingReference, GreedyVocabLimitAndEmptyRows) {
   SamplingSpec spec;
   spec.vocab_limit = 3;
   EXPECT_EQ(sample_one(x, 0.5, spec).kept, (std::vector<int>{0, 1, 2}));
+  SamplingSpec argmax;
+  argmax.temperature = 0;
+  EXPECT_EQ(sample_one({std::nanf(""), 2, 5, 5}, 0.5, argmax).token, 2) << "NaN is never the argmax";
   Row none = sample_one({-inf, -inf}, 0.5, SamplingSpec{});
   EXPECT_TRUE(none.kept.empty());
   EXPECT_TRUE(std::isinf(none.logprob) && none.logprob < 0);

@@ -65,6 +65,12 @@ TEST(SparseMlaOp, Int64IndicesAndBf16InputsGiveTheSameAnswer) {
   auto [a, lse_a] = sparse_mla_forward(q, kv, idx, 8, 0.25);
   auto [b, lse_b] = sparse_mla_forward(q, kv, idx.to(at::kLong), 8, 0.25);
   EXPECT_TRUE(at::equal(a, b));
+  // int64 rows past int32 select nothing (they must not wrap onto a real row).
+  at::Tensor wide = idx.to(at::kLong);
+  wide.select(1, 0).fill_((int64_t{1} << 32) + 3);
+  at::Tensor none = idx.clone();
+  none.select(1, 0).fill_(-1);
+  EXPECT_TRUE(at::equal(sparse_mla_forward(q, kv, wide, 8, 0.25).first, sparse_mla_forward(q, kv, none, 8, 0.25).first));
   auto [c, lse_c] = sparse_mla_forward(q.to(at::kBFloat16), kv.to(at::kBFloat16), idx, 8, 0.25);
   EXPECT_EQ(c.scalar_type(), at::kBFloat16);
   EXPECT_TRUE(at::allclose(c.to(at::kFloat), a, 5e-2, 5e-2));
@@ -96,7 +102,8 @@ at::Tensor eager_indexer_logits(const at::Tensor& q, const at::Tensor& k, const 
 TEST(IndexerOp, LogitsReferenceMatchesTheModelFormulaOnCpu) {
   at::manual_seed(3);
   at::Tensor q = at::randn({2, 5, 3, 8}), k = at::randn({2, 9, 8}), w = at::rand({2, 5, 3});
-  at::Tensor ends = at::tensor({1, 4, 9, 0, 12, 3, 3, 5, 7, 9}, at::kLong).view({2, 5});  // 12: past the end
+  // 12 and 2^33 are past the 9 keys (2^33 would wrap if narrowed to int32 unclamped)
+  at::Tensor ends = at::tensor(std::vector<int64_t>{1, 4, 9, 0, 12, 3, 3, 5, 7, int64_t{1} << 33}).view({2, 5});
   at::Tensor got = indexer_logits(q, k, w, ends);
   at::Tensor want = eager_indexer_logits(q, k, w, ends.clamp_max(9));
   EXPECT_TRUE(at::equal(at::isinf(got), at::isinf(want)));
