@@ -6,13 +6,14 @@
 // block, and later the output channels [half*d_v/2, (half+1)*d_v/2). The pair agrees on the running max through
 // shared memory, and the probabilities go through shared memory (bf16) to become the A operand of P @ V.
 #include "kernels/sparse_mla_cuda.h"
+#include "kernels/sparse_mla_gather.cuh"
 #include "kernels/tensor_core.cuh"
 
 namespace dsrl::kernels {
 namespace {
 
 using namespace tc;
-using bf16 = __nv_bfloat16;
+using mla::bf16;
 
 constexpr int kBlockKeys = 64;
 constexpr float kLog2e = 1.4426950408889634f;
@@ -45,21 +46,6 @@ struct Args {
   float scale_log2;  // softmax scale * log2(e): scores live in base-2 units
 };
 
-// Gathers block `block` of this query's selected rows into `tile`; invalid rows become zeros and index -1.
-template <class P>
-__device__ void load_block(const Args& a, const int32_t* query_idx, int block, uint32_t tile, int32_t* idx_s) {
-  constexpr int kDqk = P::kLoadChunks * 8;
-  for (int c = threadIdx.x; c < kBlockKeys * P::kLoadChunks; c += P::kThreads) {
-    const int row = c / P::kLoadChunks, chunk = c % P::kLoadChunks;
-    const int key = block * kBlockKeys + row;
-    const int32_t id = key < a.topk ? __ldg(query_idx + key) : -1;
-    const bool valid = id >= 0 && id < a.n_kv;
-    const bf16* src = a.kv + (valid ? static_cast<int64_t>(id) * kDqk + chunk * 8 : 0);
-    cp_async_16(tile + swizzled(row, chunk, P::kRowChunks), src, valid);
-    if (chunk == 0) idx_s[row] = valid ? id : -1;
-  }
-}
-
 template <int kDqk, int kDv, int kHeadTiles>
 __global__ void __launch_bounds__(Plan<kDqk, kDv, kHeadTiles>::kThreads, 1) sparse_mla_forward_kernel(Args a) {
   using P = Plan<kDqk, kDv, kHeadTiles>;
@@ -79,12 +65,13 @@ __global__ void __launch_bounds__(Plan<kDqk, kDv, kHeadTiles>::kThreads, 1) spar
   const int32_t* query_idx = a.indices + query * a.topk;
   const int num_blocks = (a.topk + kBlockKeys - 1) / kBlockKeys;
 
-  const bf16* q_rows = a.q + (query * a.heads + head0) * kDqk;
-  for (int c = threadIdx.x; c < P::kHeads * P::kLoadChunks; c += P::kThreads) {
-    const int row = c / P::kLoadChunks, chunk = c % P::kLoadChunks;
-    cp_async_16(q_tile + swizzled(row, chunk, P::kRowChunks), q_rows + row * kDqk + chunk * 8, true);
-  }
-  if (num_blocks > 0) load_block<P>(a, query_idx, 0, kv_tiles, idx_s);
+  auto gather = [&](int block, uint32_t tile, int32_t* rows) {
+    mla::gather_rows<kBlockKeys, P::kLoadChunks, P::kRowChunks, P::kThreads>(a.kv, a.n_kv, query_idx, a.topk,
+                                                                             block * kBlockKeys, tile, rows);
+  };
+  mla::copy_rows<P::kHeads, P::kLoadChunks, P::kRowChunks, P::kThreads>(a.q + (query * a.heads + head0) * kDqk,
+                                                                        q_tile);
+  if (num_blocks > 0) gather(0, kv_tiles, idx_s);
   cp_async_commit();
 
   float o[P::kOutTiles][4] = {};
@@ -97,7 +84,7 @@ __global__ void __launch_bounds__(Plan<kDqk, kDv, kHeadTiles>::kThreads, 1) spar
     cp_async_wait<0>();
     __syncthreads();  // this block has landed, and every warp is done with the other buffer
     if (block + 1 < num_blocks) {
-      load_block<P>(a, query_idx, block + 1, kv_tiles + (buf ^ 1) * P::kTileBytes, idx_s + (buf ^ 1) * kBlockKeys);
+      gather(block + 1, kv_tiles + (buf ^ 1) * P::kTileBytes, idx_s + (buf ^ 1) * kBlockKeys);
       cp_async_commit();
     }
 

@@ -27,7 +27,16 @@ struct SparseMlaShape {
 void sparse_mla_forward_reference(const float* q, const float* kv, const int32_t* indices, float* out, float* lse,
                                   const SparseMlaShape& shape, float scale);
 
-// Whether the CUDA kernel has an instantiation for these sizes (heads a multiple of 16; (d_qk, d_v) one of
+// Gradients of sparse_mla_forward_reference for the output gradient dout [s_q, heads, d_v], given that call's out
+// and lse:
+//   p = exp(scale * q . kv[idx] - lse),  dp = dout . kv[idx, :d_v],  ds = scale * p * (dp - rowsum(out * dout))
+//   dq = sum_j ds_j kv[idx_j];  dkv[idx_j] += ds_j q (+ p_j dout on the first d_v channels), over queries and heads.
+// dq: [s_q, heads, d_qk]; dkv: [n_kv, d_qk], overwritten (rows nobody selected get zeros).
+void sparse_mla_backward_reference(const float* q, const float* kv, const int32_t* indices, const float* out,
+                                   const float* dout, const float* lse, float* dq, float* dkv,
+                                   const SparseMlaShape& shape, float scale);
+
+// Whether the CUDA kernels (forward and backward) have an instantiation for these sizes (heads a multiple of 16; (d_qk, d_v) one of
 // (576, 512), the V3.2 shape, or (288, 256), the 286M benchmark model's).
 bool sparse_mla_cuda_supports(int64_t heads, int64_t d_qk, int64_t d_v);
 

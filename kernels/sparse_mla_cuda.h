@@ -15,4 +15,13 @@ cudaError_t sparse_mla_forward_cuda(const __nv_bfloat16* q, const __nv_bfloat16*
                                     __nv_bfloat16* out, float* lse, const SparseMlaShape& shape, float scale,
                                     cudaStream_t stream);
 
+// Same contract as sparse_mla_backward_reference, on device pointers: bf16 q, kv, out, dout and dq, fp32 lse (from
+// the forward) and dkv (zeroed here, then accumulated with atomics, so the sum order and its last bits vary from
+// run to run). P and dS are rounded to bf16 for the tensor-core products. Returns cudaErrorInvalidValue when
+// sparse_mla_cuda_supports() is false for the shape, else the first launch error.
+cudaError_t sparse_mla_backward_cuda(const __nv_bfloat16* q, const __nv_bfloat16* kv, const int32_t* indices,
+                                     const __nv_bfloat16* out, const __nv_bfloat16* dout, const float* lse,
+                                     __nv_bfloat16* dq, float* dkv, const SparseMlaShape& shape, float scale,
+                                     cudaStream_t stream);
+
 }  // namespace dsrl::kernels

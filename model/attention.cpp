@@ -194,12 +194,13 @@ at::Tensor MLAImpl::attend_mqa(const at::Tensor& q_nope, const at::Tensor& q_pe,
   at::Tensor q = at::cat({at::einsum("bshd,hdc->bshc", {q_nope, w_uk}), q_pe}, -1);  // [B, S, H, C + R]
   at::Tensor kv = at::cat({keys.ckv, keys.kpe}, -1);                                    // [B, T, C + R]
   at::Tensor probs, o_lat;
-  if (topk.defined() && ctx.kernels && !at::GradMode::is_enabled() && sparse_mla_kernel_applies(q, kv_rank_)) {
-    // Inference on the GPU (decoding): the tensor-core kernel gathers the selected rows itself.
+  if (topk.defined() && ctx.kernels && sparse_mla_kernel_applies(q, kv_rank_)) {
+    // On the GPU (decoding and training): the tensor-core kernels gather the selected rows themselves, forward and
+    // backward.
     const int64_t K = topk.size(-1);
     at::Tensor rows = at::where(topk >= 0, topk + at::arange(B, topk.options()).view({B, 1, 1}) * T, -1);
-    o_lat = sparse_mla_forward(q.reshape({B * S, heads_, W}), kv.reshape({B * T, W}), rows.view({B * S, K}),
-                               kv_rank_, scale_).first.view({B, S, heads_, kv_rank_});              // [B, S, H, C]
+    o_lat = sparse_mla_attention(q.reshape({B * S, heads_, W}), kv.reshape({B * T, W}), rows.view({B * S, K}),
+                                 kv_rank_, scale_).view({B, S, heads_, kv_rank_});                  // [B, S, H, C]
   } else if (topk.defined()) {  // each query's selected keys: [B, S, K, C + R]
     const int64_t K = topk.size(-1);
     at::Tensor rows = (topk.clamp_min(0) + at::arange(B, topk.options()).view({B, 1, 1}) * T).flatten();

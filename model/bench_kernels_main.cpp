@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -32,7 +33,7 @@ at::Tensor eager_sparse_mla(const at::Tensor& q, const at::Tensor& kv, const at:
                             double scale) {
   at::Tensor rows = kv.index_select(0, idx.flatten().to(at::kLong)).view({idx.size(0), idx.size(1), kv.size(1)});
   at::Tensor scores = at::einsum("qhd,qkd->qhk", {q, rows}).to(at::kFloat) * scale;
-  at::Tensor probs = at::softmax(scores, -1).to(at::kBFloat16);
+  at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type());
   return at::einsum("qhk,qkd->qhd", {probs, rows.narrow(-1, 0, d_v)});
 }
 
@@ -52,6 +53,39 @@ void bench_sparse_mla(int64_t s_q, int64_t s_kv, int64_t heads, int64_t topk, in
       "{\"kernel\": \"sparse_mla_fwd\", \"impl\": \"dsrl\", \"s_q\": %ld, \"s_kv\": %ld, \"heads\": %ld, \"topk\": %ld, "
       "\"d_qk\": %ld, \"d_v\": %ld, \"ms\": %.3f, \"tflops\": %.1f, \"max_diff_vs_eager\": %.4f}\n",
       s_q, s_kv, heads, topk, d_qk, d_v, secs * 1e3, flops / secs / 1e12, max_diff);
+  std::fflush(stdout);
+}
+
+// Relative difference |a - b| / |b| over all elements (Frobenius norms), in fp32.
+double relative_error(const at::Tensor& a, const at::Tensor& b) {
+  at::Tensor bf = b.to(at::kFloat);
+  return ((a.to(at::kFloat) - bf).norm() / bf.norm()).item<double>();
+}
+
+// Backward (dq, dkv) given the forward's out and lse; checked against eager autograd (fp32, of the same bf16
+// values) on the first queries.
+void bench_sparse_mla_backward(int64_t s_q, int64_t s_kv, int64_t heads, int64_t topk, int64_t d_qk, int64_t d_v) {
+  at::manual_seed(0);
+  auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+  at::Tensor q = at::randn({s_q, heads, d_qk}, opts), kv = at::randn({s_kv, d_qk}, opts);
+  at::Tensor idx = at::randint(0, s_kv, {s_q, topk}, opts.dtype(at::kInt));
+  at::Tensor dout = at::randn({s_q, heads, d_v}, opts);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d_qk));
+  auto [out, lse] = sparse_mla_forward(q, kv, idx, d_v, scale);
+  const double secs = seconds_per_call([&] { sparse_mla_backward(q, kv, idx, out, lse, dout, d_v, scale); }, 2, 10);
+  const double flops = 2.0 * s_q * topk * heads * (3 * d_qk + 2 * d_v);
+  const int64_t check = std::min<int64_t>(s_q, 64);
+  at::Tensor qs = q.narrow(0, 0, check), is = idx.narrow(0, 0, check), gs = dout.narrow(0, 0, check);
+  auto [os, ls] = sparse_mla_forward(qs, kv, is, d_v, scale);
+  auto [dq, dkv] = sparse_mla_backward(qs, kv, is, os, ls, gs, d_v, scale);
+  at::Tensor qf = qs.to(at::kFloat).requires_grad_(), kvf = kv.to(at::kFloat).requires_grad_();
+  at::Tensor eager = eager_sparse_mla(qf, kvf, is, d_v, scale);
+  eager.backward(gs.to(at::kFloat));
+  const double err = std::max(relative_error(dq, qf.grad()), relative_error(dkv, kvf.grad()));
+  std::printf(
+      "{\"kernel\": \"sparse_mla_bwd\", \"impl\": \"dsrl\", \"s_q\": %ld, \"s_kv\": %ld, \"heads\": %ld, \"topk\": %ld, "
+      "\"d_qk\": %ld, \"d_v\": %ld, \"ms\": %.3f, \"tflops\": %.1f, \"rel_err_vs_eager\": %.4f}\n",
+      s_q, s_kv, heads, topk, d_qk, d_v, secs * 1e3, flops / secs / 1e12, err);
   std::fflush(stdout);
 }
 
@@ -134,6 +168,8 @@ int main() {
   dsrl::bench_sparse_mla(4096, 8192, 128, 2048, 576, 512);  // DeepSeek-V3.2's shape (issue 10's goal)
   dsrl::bench_sparse_mla(4096, 8192, 64, 2048, 576, 512);   // half the heads (tensor parallel 2)
   dsrl::bench_sparse_mla(8192, 8192, 16, 256, 288, 256);    // the 286M benchmark model's attention
+  dsrl::bench_sparse_mla_backward(4096, 8192, 128, 2048, 576, 512);
+  dsrl::bench_sparse_mla_backward(8192, 8192, 16, 256, 288, 256);
   dsrl::bench_indexer(1, 16384, 64, 128, 2048);              // issue 10's indexer goal: causal 16K, 64 x 128
   dsrl::bench_indexer(4, 2048, 8, 64, 256);                  // the 286M benchmark model's indexer
   dsrl::bench_sparse_mla(64, 64 * 8192, 128, 2048, 576, 512);  // decoding: 64 sequences, one query each

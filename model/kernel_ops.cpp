@@ -66,47 +66,56 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
 
 namespace {
 
-void check_sparse_mla_inputs(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& indices, int64_t d_v) {
+void check_sparse_mla_inputs(const char* fn, const at::Tensor& q, const at::Tensor& kv, const at::Tensor& indices,
+                             int64_t d_v) {
   DSRL_CHECK(q.dim() == 3 && kv.dim() == 2 && indices.dim() == 2,
-             "sparse_mla_forward: expected q [N, H, d_qk], kv [T, d_qk], indices [N, K], got [{}], [{}], [{}]",
+             "{}: expected q [N, H, d_qk], kv [T, d_qk], indices [N, K], got [{}], [{}], [{}]", fn,
              fmt::join(q.sizes(), ", "), fmt::join(kv.sizes(), ", "), fmt::join(indices.sizes(), ", "));
-  DSRL_CHECK(kv.size(1) == q.size(2), "sparse_mla_forward: kv rows have {} channels but q has {}", kv.size(1),
-             q.size(2));
-  DSRL_CHECK(indices.size(0) == q.size(0), "sparse_mla_forward: {} index rows for {} queries", indices.size(0),
-             q.size(0));
-  DSRL_CHECK(d_v > 0 && d_v <= q.size(2), "sparse_mla_forward: d_v must be in [1, {}], got {}", q.size(2), d_v);
+  DSRL_CHECK(kv.size(1) == q.size(2), "{}: kv rows have {} channels but q has {}", fn, kv.size(1), q.size(2));
+  DSRL_CHECK(indices.size(0) == q.size(0), "{}: {} index rows for {} queries", fn, indices.size(0), q.size(0));
+  DSRL_CHECK(d_v > 0 && d_v <= q.size(2), "{}: d_v must be in [1, {}], got {}", fn, q.size(2), d_v);
   DSRL_CHECK(indices.scalar_type() == at::kInt || indices.scalar_type() == at::kLong,
-             "sparse_mla_forward: indices must be int32 or int64, got {}", c10::toString(indices.scalar_type()));
-  DSRL_CHECK(q.device() == kv.device() && q.device() == indices.device(),
-             "sparse_mla_forward: q on {}, kv on {}, indices on {}", q.device().str(), kv.device().str(),
-             indices.device().str());
-  DSRL_CHECK(kv.size(0) <= std::numeric_limits<int32_t>::max(), "sparse_mla_forward: {} kv rows exceed int32",
-             kv.size(0));
+             "{}: indices must be int32 or int64, got {}", fn, c10::toString(indices.scalar_type()));
+  DSRL_CHECK(q.device() == kv.device() && q.device() == indices.device(), "{}: q on {}, kv on {}, indices on {}", fn,
+             q.device().str(), kv.device().str(), indices.device().str());
+  DSRL_CHECK(kv.size(0) <= std::numeric_limits<int32_t>::max(), "{}: {} kv rows exceed int32", fn, kv.size(0));
 }
+
+// int32 rows for the kernels: int64 rows past int32 would wrap into valid-looking ones, so anything outside
+// [0, n_kv) becomes "none" first.
+at::Tensor sparse_mla_rows(const at::Tensor& indices, int64_t n_kv) {
+  return indices.scalar_type() == at::kLong ? indices.clamp(-1, n_kv).to(at::kInt).contiguous() : indices.contiguous();
+}
+
+#ifdef DSRL_CUDA
+void check_sparse_mla_cuda(const char* fn, const at::Tensor& q, const at::Tensor& kv, int64_t d_v) {
+  DSRL_CHECK(sparse_mla_kernel_applies(q, d_v) && kv.scalar_type() == at::kBFloat16,
+             "{}: the CUDA kernel takes bf16 q and kv with heads a multiple of 16 and (d_qk, d_v) (576, 512) or "
+             "(288, 256); got {} q, {} kv, {} heads, ({}, {})", fn, c10::toString(q.scalar_type()),
+             c10::toString(kv.scalar_type()), q.size(1), q.size(2), d_v);
+}
+
+const __nv_bfloat16* bf16_ptr(const at::Tensor& t) { return reinterpret_cast<const __nv_bfloat16*>(t.data_ptr()); }
+__nv_bfloat16* bf16_mut_ptr(at::Tensor& t) { return reinterpret_cast<__nv_bfloat16*>(t.data_ptr()); }
+#endif
 
 }  // namespace
 
 std::pair<at::Tensor, at::Tensor> sparse_mla_forward(const at::Tensor& q, const at::Tensor& kv,
                                                      const at::Tensor& indices, int64_t d_v, double scale) {
-  check_sparse_mla_inputs(q, kv, indices, d_v);
+  check_sparse_mla_inputs("sparse_mla_forward", q, kv, indices, d_v);
   kernels::SparseMlaShape shape{q.size(0), q.size(1), kv.size(0), q.size(2), d_v, indices.size(1)};
-  // int64 rows past int32 would wrap into valid-looking ones: anything outside [0, n_kv) becomes "none" first.
-  at::Tensor idx = indices.scalar_type() == at::kLong ? indices.clamp(-1, shape.n_kv).to(at::kInt).contiguous()
-                                                      : indices.contiguous();
+  at::Tensor idx = sparse_mla_rows(indices, shape.n_kv);
   at::Tensor lse = at::empty({shape.s_q, shape.heads}, q.options().dtype(at::kFloat));
   if (q.is_cuda()) {
 #ifdef DSRL_CUDA
-    DSRL_CHECK(sparse_mla_kernel_applies(q, d_v) && kv.scalar_type() == at::kBFloat16,
-               "sparse_mla_forward: the CUDA kernel takes bf16 q and kv with heads a multiple of 16 and (d_qk, d_v) "
-               "(576, 512) or (288, 256); got {} q, {} kv, {} heads, ({}, {})", c10::toString(q.scalar_type()),
-               c10::toString(kv.scalar_type()), shape.heads, shape.d_qk, d_v);
+    check_sparse_mla_cuda("sparse_mla_forward", q, kv, d_v);
     const c10::cuda::CUDAGuard device(q.device());
     at::Tensor qc = aligned_contiguous(q), kvc = aligned_contiguous(kv);
     at::Tensor out = at::empty({shape.s_q, shape.heads, d_v}, q.options());
-    cudaError_t err = kernels::sparse_mla_forward_cuda(
-        reinterpret_cast<const __nv_bfloat16*>(qc.data_ptr()), reinterpret_cast<const __nv_bfloat16*>(kvc.data_ptr()),
-        idx.data_ptr<int32_t>(), reinterpret_cast<__nv_bfloat16*>(out.data_ptr()), lse.data_ptr<float>(), shape,
-        static_cast<float>(scale), at::cuda::getCurrentCUDAStream());
+    cudaError_t err = kernels::sparse_mla_forward_cuda(bf16_ptr(qc), bf16_ptr(kvc), idx.data_ptr<int32_t>(),
+                                                       bf16_mut_ptr(out), lse.data_ptr<float>(), shape,
+                                                       static_cast<float>(scale), at::cuda::getCurrentCUDAStream());
     DSRL_CHECK(err == cudaSuccess, "sparse_mla_forward_cuda failed: {}", cudaGetErrorString(err));
     return {out, lse};
 #else
@@ -118,6 +127,48 @@ std::pair<at::Tensor, at::Tensor> sparse_mla_forward(const at::Tensor& q, const 
   kernels::sparse_mla_forward_reference(qf.data_ptr<float>(), kvf.data_ptr<float>(), idx.data_ptr<int32_t>(),
                                         out.data_ptr<float>(), lse.data_ptr<float>(), shape, static_cast<float>(scale));
   return {out.to(q.scalar_type()), lse};
+}
+
+std::pair<at::Tensor, at::Tensor> sparse_mla_backward(const at::Tensor& q, const at::Tensor& kv,
+                                                      const at::Tensor& indices, const at::Tensor& out,
+                                                      const at::Tensor& lse, const at::Tensor& dout, int64_t d_v,
+                                                      double scale) {
+  const char* fn = "sparse_mla_backward";
+  check_sparse_mla_inputs(fn, q, kv, indices, d_v);
+  kernels::SparseMlaShape shape{q.size(0), q.size(1), kv.size(0), q.size(2), d_v, indices.size(1)};
+  const std::vector<int64_t> out_shape = {shape.s_q, shape.heads, d_v}, lse_shape = {shape.s_q, shape.heads};
+  DSRL_CHECK(out.sizes() == out_shape && dout.sizes() == out_shape, "{}: out and dout must be [{}], got [{}] and [{}]",
+             fn, fmt::join(out_shape, ", "), fmt::join(out.sizes(), ", "), fmt::join(dout.sizes(), ", "));
+  DSRL_CHECK(lse.sizes() == lse_shape && lse.scalar_type() == at::kFloat, "{}: lse must be fp32 [{}], got {} [{}]", fn,
+             fmt::join(lse_shape, ", "), c10::toString(lse.scalar_type()), fmt::join(lse.sizes(), ", "));
+  DSRL_CHECK(out.device() == q.device() && dout.device() == q.device() && lse.device() == q.device(),
+             "{}: q on {} but out on {}, dout on {}, lse on {}", fn, q.device().str(), out.device().str(),
+             dout.device().str(), lse.device().str());
+  at::Tensor idx = sparse_mla_rows(indices, shape.n_kv);
+  if (q.is_cuda()) {
+#ifdef DSRL_CUDA
+    check_sparse_mla_cuda(fn, q, kv, d_v);
+    const c10::cuda::CUDAGuard device(q.device());
+    at::Tensor qc = aligned_contiguous(q), kvc = aligned_contiguous(kv), lc = lse.contiguous();
+    at::Tensor oc = out.to(at::kBFloat16).contiguous(), gc = aligned_contiguous(dout.to(at::kBFloat16));
+    at::Tensor dq = at::empty_like(qc), dkv = at::empty({shape.n_kv, shape.d_qk}, lse.options());
+    cudaError_t err = kernels::sparse_mla_backward_cuda(bf16_ptr(qc), bf16_ptr(kvc), idx.data_ptr<int32_t>(),
+                                                        bf16_ptr(oc), bf16_ptr(gc), lc.data_ptr<float>(),
+                                                        bf16_mut_ptr(dq), dkv.data_ptr<float>(), shape,
+                                                        static_cast<float>(scale), at::cuda::getCurrentCUDAStream());
+    DSRL_CHECK(err == cudaSuccess, "sparse_mla_backward_cuda failed: {}", cudaGetErrorString(err));
+    return {dq, dkv.to(kv.scalar_type())};
+#else
+    DSRL_FAIL("{}: CUDA tensor given but this build has no CUDA kernels (configure with -DDSRL_CUDA=ON)", fn);
+#endif
+  }
+  auto f32 = [](const at::Tensor& t) { return t.to(at::kFloat).contiguous(); };
+  at::Tensor qf = f32(q), kvf = f32(kv), of = f32(out), gf = f32(dout), lf = f32(lse);
+  at::Tensor dq = at::empty_like(qf), dkv = at::empty_like(kvf);
+  kernels::sparse_mla_backward_reference(qf.data_ptr<float>(), kvf.data_ptr<float>(), idx.data_ptr<int32_t>(),
+                                         of.data_ptr<float>(), gf.data_ptr<float>(), lf.data_ptr<float>(),
+                                         dq.data_ptr<float>(), dkv.data_ptr<float>(), shape, static_cast<float>(scale));
+  return {dq.to(q.scalar_type()), dkv.to(kv.scalar_type())};
 }
 
 bool sparse_mla_kernel_applies(const at::Tensor& q, int64_t d_v) {

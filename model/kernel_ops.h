@@ -17,6 +17,17 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 // Returns {out [N, H, d_v] in q's dtype, lse [N, H] fp32 natural-log log-sum-exp, -inf where nothing is selected}.
 std::pair<at::Tensor, at::Tensor> sparse_mla_forward(const at::Tensor& q, const at::Tensor& kv,
                                                      const at::Tensor& indices, int64_t d_v, double scale);
+// Gradients of sparse_mla_forward for dout [N, H, d_v], given that call's out and lse (same inputs):
+// {dq [N, H, d_qk] in q's dtype, dkv [T, d_qk] in kv's dtype}. CUDA tensors run the tensor-core kernel (same shapes
+// as the forward; dkv is summed with fp32 atomics, so its last bits vary between runs); CPU the C++ reference.
+std::pair<at::Tensor, at::Tensor> sparse_mla_backward(const at::Tensor& q, const at::Tensor& kv,
+                                                      const at::Tensor& indices, const at::Tensor& out,
+                                                      const at::Tensor& lse, const at::Tensor& dout, int64_t d_v,
+                                                      double scale);
+// sparse_mla_forward as an autograd op: returns out [N, H, d_v]; gradients reach q and kv through
+// sparse_mla_backward.
+at::Tensor sparse_mla_attention(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& indices, int64_t d_v,
+                                double scale);
 // Whether sparse_mla_forward would run the CUDA kernel for this query (a CUDA bf16 tensor in a CUDA build, and a
 // supported shape).
 bool sparse_mla_kernel_applies(const at::Tensor& q, int64_t d_v);

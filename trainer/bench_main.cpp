@@ -1,10 +1,15 @@
 // dsrl-bench-model: training-step throughput of the model (forward + backward + AdamW), bf16 on CUDA or fp32 on
 // CPU, and decode throughput. Prints one JSON line. Run by scripts/bench/model.sh beside the transformers baseline.
 //   dsrl-bench-model CONFIG.json [--batch 4] [--seq 2048] [--steps 5] [--device cuda] [--impl mha|mqa]
+//                    [--profile N]   (then one more step under the profiler: its N costliest GPU kernels)
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <iostream>
+#include <map>
 
 #include "common/error.h"
 #include "model/generate.h"
@@ -29,12 +34,44 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Runs `step` once under the Kineto profiler and prints the `top` GPU kernels by total time, one JSON line each.
+void print_gpu_profile(const std::function<void()>& step, int64_t top) {
+  namespace prof = torch::autograd::profiler;
+  using torch::profiler::impl::ActivityType;
+  const torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::KINETO);
+  const std::set<ActivityType> activities = {ActivityType::CPU, ActivityType::CUDA};
+  prof::prepareProfiler(config, activities);
+  prof::enableProfiler(config, activities);
+  step();
+  std::unique_ptr<prof::ProfilerResult> result = prof::disableProfiler();
+  std::map<std::string, std::pair<double, int64_t>> kernels;  // name -> (ms, calls)
+  double total_ms = 0;
+  for (const auto& e : result->events()) {
+    if (e.deviceType() != c10::DeviceType::CUDA) continue;
+    auto& [ms, calls] = kernels[e.name().substr(0, 100)];
+    ms += e.durationNs() / 1e6;
+    calls += 1;
+    total_ms += e.durationNs() / 1e6;
+  }
+  std::vector<std::pair<std::string, std::pair<double, int64_t>>> sorted(kernels.begin(), kernels.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  std::cout << fmt::format("{{\"profile_gpu_ms\":{:.2f},\"kernels\":{}}}", total_ms, kernels.size()) << std::endl;
+  for (size_t i = 0; i < sorted.size() && static_cast<int64_t>(i) < top; ++i) {
+    std::string name = sorted[i].first;
+    std::replace(name.begin(), name.end(), '"', '\'');
+    std::cout << fmt::format("{{\"kernel\":\"{}\",\"ms\":{:.2f},\"calls\":{}}}", name, sorted[i].second.first,
+                             sorted[i].second.second)
+              << std::endl;
+  }
+}
+
 int run(int argc, char** argv) {
   DSRL_CHECK(argc >= 2, "usage: dsrl-bench-model CONFIG.json [--batch B] [--seq L] [--steps N] [--device cpu|cuda] "
                         "[--impl mha|mqa] [--gen-batch B] [--gen-tokens N]");
   std::map<std::string, std::string> flags = {{"--batch", "4"},  {"--seq", "2048"},   {"--steps", "5"},
                                               {"--device", "cuda"}, {"--impl", "mha"}, {"--gen-batch", "64"},
-                                              {"--gen-tokens", "128"}, {"--sparse", "1"}};
+                                              {"--gen-tokens", "128"}, {"--sparse", "1"},
+                                              {"--profile", "0"}};
   for (int i = 2; i + 1 < argc; i += 2) {
     DSRL_CHECK(flags.count(argv[i]), "unknown flag {}", argv[i]);
     flags[argv[i]] = argv[i + 1];
@@ -74,6 +111,7 @@ int run(int argc, char** argv) {
   step(false);  // warm-up
   for (int64_t i = 0; i < steps; ++i) step(true);
   const double train_tps = B * L * steps / (phase[0] + phase[1] + phase[2]);
+  if (const int64_t top = std::stoll(flags["--profile"]); top > 0) print_gpu_profile([&] { step(false); }, top);
 
   const int64_t gen_batch = std::stoll(flags["--gen-batch"]), gen_tokens = std::stoll(flags["--gen-tokens"]);
   std::vector<std::vector<int64_t>> prompts(gen_batch);

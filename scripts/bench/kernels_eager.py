@@ -29,6 +29,32 @@ def sparse_mla(s_q, s_kv, h, topk, dqk, dv):
                       "topk": topk, "d_qk": dqk, "d_v": dv, "ms": round(secs * 1e3, 3),
                       "tflops": round(flops / secs / 1e12, 1)}), flush=True)
 
+def sparse_mla_backward(s_q, s_kv, h, topk, dqk, dv):
+    """Eager autograd through the same chunked formulation: (forward + backward) minus forward."""
+    torch.manual_seed(0)
+    q = torch.randn(s_q, h, dqk, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    kv = torch.randn(s_kv, dqk, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    idx = torch.randint(0, s_kv, (s_q, topk), device="cuda")
+    dout = torch.randn(s_q, h, dv, device="cuda", dtype=torch.bfloat16)
+    scale = dqk ** -0.5
+    chunk = max(1, 256 * 128 * 2048 // (h * topk))
+    def forward():
+        outs = []
+        for c in range(0, s_q, chunk):
+            g = kv[idx[c:c + chunk]]
+            sc = torch.einsum("qhd,qkd->qhk", q[c:c + chunk], g).float() * scale
+            outs.append(torch.einsum("qhk,qkd->qhd", sc.softmax(-1).to(torch.bfloat16), g[..., :dv]))
+        return torch.cat(outs)
+    def both():
+        torch.autograd.grad(forward(), (q, kv), dout)
+    with torch.no_grad():
+        fwd = seconds_per_call(forward)
+    secs = seconds_per_call(both) - fwd
+    flops = 2 * s_q * topk * h * (3 * dqk + 2 * dv)
+    print(json.dumps({"kernel": "sparse_mla_bwd", "impl": "eager", "s_q": s_q, "s_kv": s_kv, "heads": h,
+                      "topk": topk, "d_qk": dqk, "d_v": dv, "ms": round(secs * 1e3, 3),
+                      "tflops": round(flops / secs / 1e12, 1)}), flush=True)
+
 def indexer(batch, seq, h, d, topk):
     torch.manual_seed(0)
     q = torch.randn(batch, seq, h, d, device="cuda", dtype=torch.bfloat16)
@@ -66,6 +92,8 @@ def indexer_decode(batch, keys, h, d, topk):
 sparse_mla(4096, 8192, 128, 2048, 576, 512)
 sparse_mla(4096, 8192, 64, 2048, 576, 512)
 sparse_mla(8192, 8192, 16, 256, 288, 256)
+sparse_mla_backward(4096, 8192, 128, 2048, 576, 512)
+sparse_mla_backward(8192, 8192, 16, 256, 288, 256)
 indexer(1, 16384, 64, 128, 2048)
 indexer(4, 2048, 8, 64, 256)
 sparse_mla(64, 64 * 8192, 128, 2048, 576, 512)

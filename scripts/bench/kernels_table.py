@@ -4,12 +4,14 @@ import json, sys
 ANCHORS = {  # what a published kernel reaches (TFLOP/s), keyed by (kernel, shape)
     ("sparse_mla_fwd", "s_q 4096, s_kv 8192, h 128, topk 2048, d 576/512"):
         "FlashMLA 640 (H800, the H100's compute); goal >= 300",
+    ("sparse_mla_bwd", "s_q 4096, s_kv 8192, h 128, topk 2048, d 576/512"):
+        "TileLang 100-115; goal >= 100",
     ("indexer_topk", "batch 1, seq 16384, h 64 x 128, topk 2048"):
         "DeepGEMM FP8 ~1000; goal >= 250 (bf16)",
 }
 
 def shape_of(r):
-    if r["kernel"] == "sparse_mla_fwd":
+    if r["kernel"] in ("sparse_mla_fwd", "sparse_mla_bwd"):
         return f's_q {r["s_q"]}, s_kv {r["s_kv"]}, h {r["heads"]}, topk {r["topk"]}, d {r["d_qk"]}/{r["d_v"]}'
     if r["kernel"] == "sampling":
         return f'{r["rows"]} rows x {r["vocab"]} vocab, top_p {r["top_p"]}, kept bits'
@@ -29,6 +31,7 @@ for kernel, shape in keys:
     ours, eager = got.get("dsrl", {}), got.get("eager", {})
     speedup = f'{eager["ms"] / ours["ms"]:.1f}x' if ours and eager else "-"
     check = ours.get("max_diff_vs_eager", ours.get("kth_gap_vs_eager", "-"))
+    if "rel_err_vs_eager" in ours: check = f'rel. error {ours["rel_err_vs_eager"]}'
     if "rows_with_equal_kept_sets" in ours: check = f'{ours["rows_with_equal_kept_sets"]}/{ours["rows"]} kept sets equal'
     rate = lambda r: r.get("tflops", f'{r["key_gbps"]} GB/s' if "key_gbps" in r else "-")
     print(f'| {kernel} | {shape} | {ours.get("ms", "-")} | {rate(ours)} | {eager.get("ms", "-")} | '

@@ -2,6 +2,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <tuple>
@@ -52,6 +53,48 @@ TEST(GpuSparseMla, MatchesReferenceAndEagerAcrossShapes) {
     if (c.s_q * c.heads * c.topk * c.d_qk <= 40'000'000) {  // the C++ reference on the CPU, where it is quick
       auto [ref, ref_lse] = sparse_mla_forward(q, kv, idx, c.d_v, scale);
       EXPECT_LT((got - ref.to(at::kFloat)).abs().max().item<double>(), 2e-2) << c.name() << " vs reference";
+    }
+  }
+}
+
+// |got - want| / |want| (Frobenius norms), with |want| taken as at least 1e-2 per element's RMS: a gradient that is
+// zero in exact arithmetic (one selected key: p = 1, so dS = 0) is compared by its absolute size.
+double relative_error(const at::Tensor& got, const at::Tensor& want) {
+  at::Tensor w = want.to(at::kFloat).cpu();
+  const double floor = 1e-2 * std::sqrt(static_cast<double>(w.numel()));
+  return ((got.to(at::kFloat).cpu() - w).norm().item<double>() / std::max(w.norm().item<double>(), floor));
+}
+
+// The backward against eager autograd (fp32, of the same bf16 values) and, where quick, the C++ reference. The last
+// case has 64 queries over 40 rows, so many atomics land on each row of dkv.
+TEST(GpuSparseMla, BackwardMatchesEagerAutogradAndReference) {
+  at::manual_seed(5);
+  const std::vector<MlaCase> cases = {
+      {3, 16, 288, 256, 50, 1},    {4, 16, 288, 256, 300, 100},    {2, 32, 576, 512, 130, 64},
+      {3, 48, 576, 512, 500, 200}, {2, 64, 576, 512, 2000, 257},   {2, 128, 576, 512, 9000, 2048},
+      {64, 16, 288, 256, 40, 33},
+  };
+  for (const MlaCase& c : cases) {
+    at::Tensor q = at::randn({c.s_q, c.heads, c.d_qk}).to(at::kBFloat16);
+    at::Tensor kv = at::randn({c.n_kv, c.d_qk}).to(at::kBFloat16);
+    at::Tensor dout = at::randn({c.s_q, c.heads, c.d_v}).to(at::kBFloat16);
+    at::Tensor idx = at::randint(-1, c.n_kv + 1, {c.s_q, c.topk}, at::kInt);
+    idx[0].fill_(-1);
+    const double scale = 1.0 / std::sqrt(static_cast<double>(c.d_qk));
+    auto [out, lse] = sparse_mla_forward(q.cuda(), kv.cuda(), idx.cuda(), c.d_v, scale);
+    auto [dq, dkv] = sparse_mla_backward(q.cuda(), kv.cuda(), idx.cuda(), out, lse, dout.cuda(), c.d_v, scale);
+    ASSERT_EQ(dq.scalar_type(), at::kBFloat16) << c.name();
+    ASSERT_EQ(dkv.sizes(), kv.sizes()) << c.name();
+    at::Tensor qf = q.cuda().to(at::kFloat).requires_grad_(), kvf = kv.cuda().to(at::kFloat).requires_grad_();
+    testing::sparse_mla_eager(qf, kvf, idx.cuda(), c.d_v, scale).first.backward(dout.cuda().to(at::kFloat));
+    EXPECT_LT(relative_error(dq, qf.grad()), 2e-2) << c.name() << ": dq";
+    EXPECT_LT(relative_error(dkv, kvf.grad()), 2e-2) << c.name() << ": dkv";
+    EXPECT_EQ(dq[0].abs().max().item<float>(), 0.0f) << c.name() << ": nothing selected must give no gradient";
+    if (c.s_q * c.heads * c.topk * c.d_qk <= 40'000'000) {
+      auto [ref_out, ref_lse] = sparse_mla_forward(q, kv, idx, c.d_v, scale);
+      auto [ref_dq, ref_dkv] = sparse_mla_backward(q, kv, idx, ref_out, ref_lse, dout, c.d_v, scale);
+      EXPECT_LT(relative_error(dq, ref_dq), 2e-2) << c.name() << ": dq vs reference";
+      EXPECT_LT(relative_error(dkv, ref_dkv), 2e-2) << c.name() << ": dkv vs reference";
     }
   }
 }
@@ -160,6 +203,46 @@ TEST(GpuKernelsInModel, MatchTheEagerPathsOfABf16Model) {
   at::Tensor want = e.logits.to(at::kFloat);
   EXPECT_LT(((got - want).norm() / want.norm()).item<double>(), 2e-2) << "attention kernel against the eager MQA";
 }
+// Training through the sparse MLA kernels (forward and backward) gives the gradients of the eager MQA path, with the
+// same selections and experts replayed.
+TEST(GpuKernelsInModel, TrainingGradientsMatchTheEagerMqa) {
+  ModelConfig c = testing::tiny_config();
+  c.num_attention_heads = 16;
+  c.kv_lora_rank = 256;
+  c.qk_rope_head_dim = 32;
+  c.index_n_heads = 8;
+  c.index_head_dim = 64;
+  c.index_topk = 12;
+  DeepseekV32 model = testing::tiny_model(c, 43);
+  cast_model(model, at::kCUDA, at::kBFloat16);
+  at::Tensor tokens = at::randint(0, c.vocab_size, {2, 41}, at::kLong).cuda();
+  auto gradients = [&](const ForwardOptions& options, ForwardResult* result) {
+    for (at::Tensor& p : model->parameters()) p.mutable_grad().reset();
+    *result = model->forward(tokens.narrow(1, 0, 40), options);
+    at::cross_entropy_loss(result->logits.to(at::kFloat).reshape({80, -1}), tokens.narrow(1, 1, 40).reshape({80}))
+        .backward();
+    std::vector<at::Tensor> grads;
+    for (const auto& p : model->named_parameters())
+      if (p.value().grad().defined()) grads.push_back(p.value().grad().to(at::kFloat).flatten());
+    return at::cat(grads);
+  };
+  ForwardOptions eager;
+  eager.record = true;
+  eager.impl = AttentionImpl::kMQA;
+  eager.kernels = false;
+  ForwardResult e, k;
+  at::Tensor want = gradients(eager, &e);
+  ForwardOptions kernels = eager;
+  kernels.kernels = true;
+  kernels.replay_topk = &e.indexer_topk;
+  kernels.replay_experts = &e.expert_ids;
+  at::Tensor got = gradients(kernels, &k);
+  ASSERT_EQ(got.sizes(), want.sizes());
+  EXPECT_LT(relative_error(got, want), 5e-2) << "all parameter gradients";
+  at::Tensor kv_proj = model->named_parameters()["model.layers.0.self_attn.kv_a_proj_with_mqa.weight"].grad();
+  EXPECT_GT(kv_proj.abs().sum().item<double>(), 0.0) << "the latent keys receive gradient through dkv";
+}
+
 // The fused sampler on the GPU against its C++ reference on the same logits (bf16-valued, so ties are common and
 // the tie rules are exercised). Sums are fp32 on the GPU and double in the reference: a nucleus boundary or a draw
 // within rounding of its threshold may fall the other way, so a row or two of 64 may differ.

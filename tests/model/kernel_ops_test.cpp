@@ -90,6 +90,35 @@ TEST(SparseMlaOp, RejectsBadInputsWithClearErrors) {
   EXPECT_NE(msg.find("expected q [N, H, d_qk]"), std::string::npos) << msg;
 }
 
+TEST(SparseMlaOp, BackwardMatchesEagerAutogradOnCpu) {
+  at::manual_seed(3);
+  const int64_t N = 4, H = 3, D = 24, dv = 16, T = 40, K = 21;
+  at::Tensor idx = random_selection(N, K, T);
+  idx[1].fill_(-1);  // a query that selects nothing
+  at::Tensor q = at::randn({N, H, D}).requires_grad_(), kv = at::randn({T, D}).requires_grad_();
+  at::Tensor dout = at::randn({N, H, dv});
+  testing::sparse_mla_eager(q, kv, idx, dv, 0.3).first.backward(dout);
+  at::Tensor want_dq = q.grad().clone(), want_dkv = kv.grad().clone();
+  q.mutable_grad().reset();
+  kv.mutable_grad().reset();
+  sparse_mla_attention(q, kv, idx, dv, 0.3).backward(dout);
+  EXPECT_TRUE(at::allclose(q.grad(), want_dq, 1e-4, 1e-5)) << (q.grad() - want_dq).abs().max().item<float>();
+  EXPECT_TRUE(at::allclose(kv.grad(), want_dkv, 1e-4, 1e-5)) << (kv.grad() - want_dkv).abs().max().item<float>();
+  EXPECT_EQ(q.grad()[1].abs().max().item<float>(), 0.0f);
+  EXPECT_GT(want_dkv.abs().sum().item<float>(), 0.0f);
+}
+
+TEST(SparseMlaOp, BackwardRejectsMismatchedSavedTensors) {
+  at::Tensor q = at::randn({4, 2, 16}), kv = at::randn({30, 16}), idx = at::zeros({4, 3}, at::kInt);
+  auto [out, lse] = sparse_mla_forward(q, kv, idx, 8, 1.0);
+  std::string msg = testing::error_of([&] { sparse_mla_backward(q, kv, idx, out, lse, at::ones({4, 2, 7}), 8, 1.0); });
+  EXPECT_NE(msg.find("out and dout must be [4, 2, 8], got [4, 2, 8] and [4, 2, 7]"), std::string::npos) << msg;
+  msg = testing::error_of([&] { sparse_mla_backward(q, kv, idx, out, lse.to(at::kDouble), out, 8, 1.0); });
+  EXPECT_NE(msg.find("lse must be fp32 [4, 2], got Double [4, 2]"), std::string::npos) << msg;
+  msg = testing::error_of([&] { sparse_mla_backward(q, kv, idx.narrow(0, 0, 2), out, lse, out, 8, 1.0); });
+  EXPECT_NE(msg.find("sparse_mla_backward: 2 index rows for 4 queries"), std::string::npos) << msg;
+}
+
 // The model's indexer formula (IndexerImpl::scores) on explicit tensors.
 at::Tensor eager_indexer_logits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w,
                                 const at::Tensor& key_end) {

@@ -1,0 +1,37 @@
+// Shared-memory loads of the sparse MLA kernels (forward and backward): whole rows copied with cp.async into
+// swizzled tiles (tensor_core.cuh), and the gather of a query's selected kv rows.
+#pragma once
+
+#include "kernels/tensor_core.cuh"
+
+namespace dsrl::kernels::mla {
+
+using bf16 = __nv_bfloat16;
+
+// Copies kRows contiguous rows of kChunks 16-byte chunks (row stride kChunks * 8 elements) into `tile`, whose
+// rows hold kRowChunks chunks. Issued by all kThreads threads; the caller commits and waits.
+template <int kRows, int kChunks, int kRowChunks, int kThreads>
+__device__ __forceinline__ void copy_rows(const bf16* src, uint32_t tile) {
+  for (int c = threadIdx.x; c < kRows * kChunks; c += kThreads) {
+    const int row = c / kChunks, chunk = c % kChunks;
+    tc::cp_async_16(tile + tc::swizzled(row, chunk, kRowChunks), src + row * kChunks * 8 + chunk * 8, true);
+  }
+}
+
+// Gathers the kv rows named by query_idx[first, first + kRows) into `tile`. Slots past topk and indices outside
+// [0, n_kv) become zero rows, and idx_s[row] records the row's index or -1 for them.
+template <int kRows, int kChunks, int kRowChunks, int kThreads>
+__device__ __forceinline__ void gather_rows(const bf16* kv, int64_t n_kv, const int32_t* query_idx, int topk,
+                                            int first, uint32_t tile, int32_t* idx_s) {
+  for (int c = threadIdx.x; c < kRows * kChunks; c += kThreads) {
+    const int row = c / kChunks, chunk = c % kChunks;
+    const int key = first + row;
+    const int32_t id = key < topk ? __ldg(query_idx + key) : -1;
+    const bool valid = id >= 0 && id < n_kv;
+    const bf16* src = kv + (valid ? static_cast<int64_t>(id) * kChunks * 8 + chunk * 8 : 0);
+    tc::cp_async_16(tile + tc::swizzled(row, chunk, kRowChunks), src, valid);
+    if (chunk == 0) idx_s[row] = valid ? id : -1;
+  }
+}
+
+}  // namespace dsrl::kernels::mla
