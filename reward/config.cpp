@@ -63,6 +63,7 @@ void describe(ConfigIO& io, RewardServiceConfig& c) {
   io.section("log", c.log);
   io.map("task_types", c.task_types);
   io.section("judge", c.judge);
+  io.section("client_auth", c.client_auth);
   io.field("threads", c.threads, 1, 256);
   io.field("max_items", c.max_items, int64_t{1}, int64_t{1} << 30);
   io.field("max_text_bytes", c.max_text_bytes, int64_t{1}, int64_t{1} << 34);

@@ -76,6 +76,7 @@ struct RewardServiceConfig {
   LogConfig log;                                    // log level and file
   std::map<std::string, TaskTypeConfig> task_types;  // RewardItem.task_type -> its signals
   JudgeConfig judge;                                // the generative reward model and meta-verifier
+  ClientAuthConfig client_auth;                     // token / TLS root for calling the judge's rollout worker
   int threads = 2;                                  // items of a batch scored in parallel
   int64_t max_items = 100000;                       // a larger batch is refused
   int64_t max_text_bytes = 1 << 20;                 // a larger prompt/response/reference/rubric fails its item

@@ -68,7 +68,7 @@ grpc::Status RolloutJudge::generate(const std::vector<std::vector<int32_t>>& ids
       wait *= 2;
     }
     grpc::ClientContext context;
-    set_deadline(context, config_.timeout_s);
+    prepare_call(context, config_.timeout_s);
     response->Clear();
     status = stub_->Generate(&context, request, response);
     if (status.ok() || !transient(status.error_code())) break;

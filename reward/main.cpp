@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
       "dsrl-reward: the reward service (rule, format, length, language and judge signals); "
       "`dsrl-reward score --config C --in items.jsonl --out scores.jsonl` scores a file",
       [&](const dsrl::RewardServiceConfig& config, const dsrl::CommandLine&) {
+        dsrl::set_client_auth(config.client_auth);  // for the judge's rollout worker
         std::unique_ptr<dsrl::RolloutJudge> judge;
         if (!config.judge.endpoint.empty()) judge = std::make_unique<dsrl::RolloutJudge>(config.judge);
         dsrl::Scorer scorer(config, judge.get());
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
           dsrl::score_file(scorer, in, out);  // failed items carry their error in the output
           return 0;
         }
-        dsrl::RewardService service(scorer);
+        dsrl::RewardService service(scorer, dsrl::CallAuth::from_config(config.server));  // before serving
         return dsrl::serve_until_signal(config.server, {&service}, "dsrl-reward");
       });
 }

@@ -4,10 +4,12 @@
 
 namespace dsrl {
 
-RewardService::RewardService(Scorer& scorer) : scorer_(scorer), started_(std::chrono::steady_clock::now()) {}
+RewardService::RewardService(Scorer& scorer, CallAuth auth)
+    : scorer_(scorer), auth_(std::move(auth)), started_(std::chrono::steady_clock::now()) {}
 
-grpc::Status RewardService::Score(grpc::ServerContext*, const reward::ScoreRequest* request,
+grpc::Status RewardService::Score(grpc::ServerContext* context, const reward::ScoreRequest* request,
                                   reward::ScoreResponse* response) {
+  if (grpc::Status denied = auth_.check(context); !denied.ok()) return denied;
   struct InFlight {
     std::atomic<uint32_t>& n;
     explicit InFlight(std::atomic<uint32_t>& count) : n(count) { ++n; }
@@ -38,8 +40,9 @@ grpc::Status RewardService::Score(grpc::ServerContext*, const reward::ScoreReque
   return grpc::Status::OK;
 }
 
-grpc::Status RewardService::GetStatus(grpc::ServerContext*, const reward::GetStatusRequest*,
+grpc::Status RewardService::GetStatus(grpc::ServerContext* context, const reward::GetStatusRequest*,
                                       reward::RewardStatus* response) {
+  if (grpc::Status denied = auth_.check(context); !denied.ok()) return denied;
   for (const auto& name : scorer_.task_types()) response->add_task_types(name);
   response->set_items_scored(scorer_.items_scored());
   response->set_items_failed(scorer_.items_failed());

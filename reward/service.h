@@ -5,13 +5,15 @@
 #include <chrono>
 
 #include "proto/reward.grpc.pb.h"
+#include "proto/server.h"
 #include "reward/scorer.h"
 
 namespace dsrl {
 
 class RewardService final : public reward::Reward::Service {
  public:
-  explicit RewardService(Scorer& scorer);
+  // `auth` guards every call when the server has a token.
+  explicit RewardService(Scorer& scorer, CallAuth auth = CallAuth());
   grpc::Status Score(grpc::ServerContext* context, const reward::ScoreRequest* request,
                      reward::ScoreResponse* response) override;
   grpc::Status GetStatus(grpc::ServerContext* context, const reward::GetStatusRequest* request,
@@ -19,6 +21,7 @@ class RewardService final : public reward::Reward::Service {
 
  private:
   Scorer& scorer_;
+  CallAuth auth_;
   std::atomic<uint32_t> in_flight_{0};
   std::chrono::steady_clock::time_point started_;
 };

@@ -51,7 +51,7 @@ int run(int argc, char** argv) {
   };
   auto call = [&](int client, int64_t* tokens) {
     grpc::ClientContext context;
-    dsrl::set_deadline(context, 3600);
+    dsrl::prepare_call(context, 3600);
     dsrl::rollout::GenerateResponse out;
     grpc::Status s = stub->Generate(&context, request(client), &out);
     if (!s.ok()) throw std::runtime_error("Generate failed: " + s.error_message());

@@ -91,10 +91,12 @@ const char* dtype_of(rollout::DType d) {
 
 }  // namespace
 
-RolloutService::RolloutService(Engine& engine) : engine_(engine), started_(std::chrono::steady_clock::now()) {}
+RolloutService::RolloutService(Engine& engine, CallAuth auth)
+    : engine_(engine), auth_(std::move(auth)), started_(std::chrono::steady_clock::now()) {}
 
 grpc::Status RolloutService::Generate(grpc::ServerContext* context, const rollout::GenerateRequest* request,
                                       rollout::GenerateResponse* response) {
+  if (grpc::Status denied = auth_.check(context); !denied.ok()) return denied;
   GenerationRequest req = from_proto(*request);
   std::shared_ptr<GenerationJob> job;
   try {
@@ -115,8 +117,10 @@ grpc::Status RolloutService::Generate(grpc::ServerContext* context, const rollou
   return grpc::Status::OK;
 }
 
-grpc::Status RolloutService::UpdateWeights(grpc::ServerContext*, grpc::ServerReader<rollout::WeightChunk>* reader,
+grpc::Status RolloutService::UpdateWeights(grpc::ServerContext* context,
+                                           grpc::ServerReader<rollout::WeightChunk>* reader,
                                            rollout::UpdateWeightsResponse* response) {
+  if (grpc::Status denied = auth_.check(context); !denied.ok()) return denied;  // before any chunk is read
   std::unique_ptr<WeightUpdate> update = engine_.begin_update();
   rollout::WeightChunk chunk;
   try {
@@ -137,8 +141,9 @@ grpc::Status RolloutService::UpdateWeights(grpc::ServerContext*, grpc::ServerRea
   }
 }
 
-grpc::Status RolloutService::GetStatus(grpc::ServerContext*, const rollout::GetStatusRequest*,
+grpc::Status RolloutService::GetStatus(grpc::ServerContext* context, const rollout::GetStatusRequest*,
                                        rollout::RolloutStatus* response) {
+  if (grpc::Status denied = auth_.check(context); !denied.ok()) return denied;
   const EngineStatus s = engine_.status();
   response->set_policy_version(s.policy_version);
   response->set_model(s.model);

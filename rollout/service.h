@@ -5,13 +5,15 @@
 #include <chrono>
 
 #include "proto/rollout.grpc.pb.h"
+#include "proto/server.h"
 #include "rollout/engine.h"
 
 namespace dsrl {
 
 class RolloutService final : public rollout::Rollout::Service {
  public:
-  explicit RolloutService(Engine& engine);
+  // `auth` guards every call (UpdateWeights included) when the server has a token.
+  explicit RolloutService(Engine& engine, CallAuth auth = CallAuth());
   grpc::Status Generate(grpc::ServerContext* context, const rollout::GenerateRequest* request,
                         rollout::GenerateResponse* response) override;
   grpc::Status UpdateWeights(grpc::ServerContext* context, grpc::ServerReader<rollout::WeightChunk>* reader,
@@ -21,6 +23,7 @@ class RolloutService final : public rollout::Rollout::Service {
 
  private:
   Engine& engine_;
+  CallAuth auth_;
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what dsrl needs to build and test on a Debian/Ubuntu machine. Idempotent: when everything is present
 # it only checks and returns in about a second. Safe to run as root (CI) or with sudo available.
-#   Debian packages: compilers' friends (ninja, ccache), gRPC++/protobuf, yaml-cpp, spdlog, Open MPI, GoogleTest.
+#   Debian packages: compilers' friends (ninja, ccache), gRPC++/protobuf, yaml-cpp, spdlog, Open MPI, GoogleTest,
+#   openssl (test certificates).
 #   LibTorch: from the pip wheel torch==$DSRL_TORCH_VERSION (the GPU machine's version), found by CMake through
 #   torch.utils.cmake_prefix_path.
 set -euo pipefail
@@ -13,7 +14,8 @@ debs=(ninja-build ccache cmake g++ pkg-config
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
       libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
       libopenmpi-dev openmpi-bin
-      libgtest-dev libgmock-dev)
+      libgtest-dev libgmock-dev
+      openssl)  # the TLS tests make a self-signed certificate with it
 
 missing=()
 for p in "${debs[@]}"; do

@@ -56,6 +56,7 @@ void describe(ConfigIO& io, TrainConfig& c) {
   io.section("indexer", c.indexer);
   io.section("train", c.train);
   io.section("grpo", c.grpo);
+  io.section("client_auth", c.client_auth);
   io.section("synth", c.synth);
   io.section("refine", c.refine);
   if (!io.reading() || c.stage == "preflight") return;

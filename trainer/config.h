@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/server_config.h"
 #include "common/model_source.h"
 #include "trainer/data_config.h"
 #include "trainer/grpo_config.h"
@@ -78,6 +79,7 @@ struct TrainConfig {
   IndexerTrainConfig indexer;       // stages dense_warmup and sparse
   LoopConfig train;                 // training stages (grpo: steps, logging, checkpoints)
   GrpoConfig grpo;                  // stage grpo (and synthesize, refine: endpoints, sampling, grpo.agent)
+  ClientAuthConfig client_auth;     // token / TLS root for calling the rollout workers and the reward service
   SynthConfig synth;                // stage synthesize
   RefineConfig refine;              // stage refine (an evaluation: sequential refinement of proofs)
 };

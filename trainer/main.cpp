@@ -9,6 +9,7 @@
 #include "trainer/pretrain_stage.h"
 #include "trainer/refine_stage.h"
 #include "trainer/run_dir.h"
+#include "trainer/service_probe.h"
 #include "trainer/synth_stage.h"
 
 namespace dsrl {
@@ -37,6 +38,7 @@ int run_stage(const TrainConfig& config, const MpiSession& mpi, bool resume) {
 // A rank that fails ends the whole job: the others would otherwise wait in a collective forever.
 int train(const TrainConfig& config, const MpiSession& mpi, bool resume) {
   try {
+    use_client_auth(config.client_auth);
     return run_stage(config, mpi, resume);
   } catch (const std::exception& e) {
     if (mpi.size() == 1) throw;

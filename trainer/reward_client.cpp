@@ -51,7 +51,7 @@ std::vector<RewardResult> RewardClient::score(const std::vector<RewardRequestIte
       wait *= 2;
     }
     grpc::ClientContext context;
-    set_deadline(context, impl_->deadline_s);
+    prepare_call(context, impl_->deadline_s);
     response.Clear();
     status = impl_->stub->Score(&context, request, &response);
     const auto code = status.error_code();

@@ -99,7 +99,7 @@ std::vector<RolloutSample> RolloutPool::generate(const RolloutRequest& request) 
     for (int64_t attempt = 0; attempt <= impl_->options.retries; ++attempt) {
       const size_t w = (first_worker + part + attempt) % workers;
       grpc::ClientContext context;
-      set_deadline(context, impl_->options.deadline_s);
+      prepare_call(context, impl_->options.deadline_s);
       rollout::GenerateResponse response;
       const grpc::Status status = impl_->stubs[w]->Generate(&context, proto, &response);
       const size_t expected = (end - begin) * request.samples_per_prompt;
@@ -136,7 +136,7 @@ std::vector<RolloutSample> RolloutPool::generate(const RolloutRequest& request) 
 void RolloutPool::push_weights(uint64_t version, const std::vector<WeightTensor>& tensors) {
   auto push_one = [&](size_t w) {
     grpc::ClientContext context;
-    set_deadline(context, impl_->options.push_deadline_s);
+    prepare_call(context, impl_->options.push_deadline_s);
     rollout::UpdateWeightsResponse response;
     auto writer = impl_->stubs[w]->UpdateWeights(&context, &response);
     bool open = true;
@@ -179,7 +179,7 @@ uint64_t RolloutPool::serving_version() {
   uint64_t version = 0;
   for (size_t w = 0; w < impl_->endpoints.size(); ++w) {
     grpc::ClientContext context;
-    set_deadline(context, 30);
+    prepare_call(context, 30);
     rollout::RolloutStatus status;
     const grpc::Status s = impl_->stubs[w]->GetStatus(&context, rollout::GetStatusRequest(), &status);
     if (!s.ok()) DSRL_FAIL("rollout worker {} did not answer GetStatus: {}", impl_->endpoints[w], describe_status(s));

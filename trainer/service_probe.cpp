@@ -9,6 +9,8 @@
 #include "proto/server.h"
 
 namespace dsrl {
+
+void use_client_auth(const ClientAuthConfig& config) { set_client_auth(config); }
 namespace {
 
 // Calls `stub->GetStatus` with a deadline and fills ok/latency/detail.
@@ -21,7 +23,7 @@ EndpointProbe probe(const std::string& endpoint, const std::string& service, dou
   auto channel = make_channel(endpoint);
   auto stub = Stub(channel);
   grpc::ClientContext context;
-  set_deadline(context, deadline_s);
+  prepare_call(context, deadline_s);
   Request request;
   Reply reply;
   const auto start = std::chrono::steady_clock::now();

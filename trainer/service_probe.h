@@ -3,7 +3,13 @@
 
 #include <string>
 
+#include "common/server_config.h"
+
 namespace dsrl {
+
+// The token and TLS root every gRPC call of this process uses (proto/server.h set_client_auth), for torch code
+// that cannot include gRPC. Throws dsrl::Error naming a file that cannot be read.
+void use_client_auth(const ClientAuthConfig& config);
 
 struct EndpointProbe {
   std::string endpoint;   // host:port

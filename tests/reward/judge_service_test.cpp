@@ -92,7 +92,7 @@ grpc::Status score(reward::Reward::Stub& stub, const std::vector<reward::RewardI
   reward::ScoreRequest request;
   for (const auto& i : items) *request.add_items() = i;
   grpc::ClientContext context;
-  set_deadline(context, 30);
+  prepare_call(context, 30);
   return stub.Score(&context, request, out);
 }
 
@@ -120,7 +120,7 @@ TEST(RewardJudge, GoodMalformedSlowAndDownJudgesOverGrpc) {
   EXPECT_NE(out.scores(0).error().find("failed after 2 attempts: DEADLINE_EXCEEDED"), std::string::npos)
       << out.scores(0).error();
   grpc::ClientContext context;
-  set_deadline(context, 5);
+  prepare_call(context, 5);
   reward::RewardStatus status;
   ASSERT_TRUE(stub->GetStatus(&context, reward::GetStatusRequest(), &status).ok());
   EXPECT_EQ(status.judgements(), 4u);

@@ -20,7 +20,7 @@ using testing::rpc_item;
 
 grpc::Status score(reward::Reward::Stub& stub, const reward::ScoreRequest& request, reward::ScoreResponse* out) {
   grpc::ClientContext context;
-  set_deadline(context, 10);
+  prepare_call(context, 10);
   return stub.Score(&context, request, out);
 }
 
@@ -61,7 +61,7 @@ TEST(RewardService, ScoresOverGrpcAndReportsEachSignal) {
   ASSERT_TRUE(score(*stub, big, &big_out).ok());
   EXPECT_NE(big_out.scores(0).error().find("above max_text_bytes"), std::string::npos);
   grpc::ClientContext context;
-  set_deadline(context, 5);
+  prepare_call(context, 5);
   reward::RewardStatus status;
   ASSERT_TRUE(stub->GetStatus(&context, reward::GetStatusRequest(), &status).ok());
   EXPECT_EQ(status.items_scored(), 5u);

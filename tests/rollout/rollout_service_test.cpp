@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -63,13 +64,13 @@ rollout::GenerateRequest request(uint64_t seed, int max_new = 12) {
 grpc::Status generate(rollout::Rollout::Stub& stub, const rollout::GenerateRequest& r, rollout::GenerateResponse* out,
                       double deadline_s = 60) {
   grpc::ClientContext context;
-  set_deadline(context, deadline_s);
+  prepare_call(context, deadline_s);
   return stub.Generate(&context, r, out);
 }
 
 rollout::RolloutStatus status(rollout::Rollout::Stub& stub) {
   grpc::ClientContext context;
-  set_deadline(context, 5);
+  prepare_call(context, 5);
   rollout::RolloutStatus s;
   EXPECT_TRUE(stub.GetStatus(&context, rollout::GetStatusRequest(), &s).ok());
   return s;
@@ -238,9 +239,10 @@ rollout::WeightChunk chunk_of(const Tensor& t, uint64_t version, int total, size
 }
 
 grpc::Status send(rollout::Rollout::Stub& stub, const std::vector<rollout::WeightChunk>& chunks,
-                  rollout::UpdateWeightsResponse* out = nullptr) {
+                  rollout::UpdateWeightsResponse* out = nullptr, const std::string& token = "") {
   grpc::ClientContext context;
-  set_deadline(context, 60);
+  prepare_call(context, 60);
+  if (!token.empty()) context.AddMetadata(kTokenMetadataKey, token);
   rollout::UpdateWeightsResponse response;
   auto writer = stub.UpdateWeights(&context, out ? out : &response);
   for (const auto& c : chunks)
@@ -335,6 +337,33 @@ TEST(RolloutService, ASwapWaitsForSamplesThatMayNotChangeVersion) {
       else EXPECT_EQ(seen, std::vector<uint64_t>{version - 1}) << "the swap waited for the sample";
     }
   }
+}
+
+TEST(RolloutService, WithATokenNoCallAndNoWeightUpdatePassesWithoutIt) {
+  const std::string secret = "rollout-secret-77";
+  const auto token_file = std::filesystem::temp_directory_path() / ("dsrl_rollout_token_" + std::to_string(getpid()));
+  std::ofstream(token_file) << secret;
+  ServiceProcess service = start({"--set", "server.token_file=" + token_file.string()});
+  auto stub = connect(service);
+  rollout::UpdateWeightsResponse out;
+  EXPECT_EQ(send(*stub, negated_head(1), &out).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(send(*stub, negated_head(1), &out, "rollout-secret-78").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  rollout::GenerateResponse generated;
+  EXPECT_EQ(generate(*stub, request(1, 4), &generated).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  auto version = [&] {
+    grpc::ClientContext context;
+    prepare_call(context, 5);
+    context.AddMetadata(kTokenMetadataKey, secret);
+    rollout::RolloutStatus s;
+    EXPECT_TRUE(stub->GetStatus(&context, rollout::GetStatusRequest(), &s).ok());
+    return s.policy_version();
+  };
+  EXPECT_EQ(version(), 0u) << "the refused updates left the weights alone";
+  ASSERT_TRUE(send(*stub, negated_head(1), &out, secret).ok());
+  EXPECT_EQ(version(), 1u);
+  EXPECT_EQ(service.stop(SIGINT), 0);
+  EXPECT_EQ(service.log().find(secret), std::string::npos);
+  std::filesystem::remove(token_file);
 }
 
 TEST(RolloutService, BadConfigExitsTwoWithOneLine) {

@@ -31,6 +31,22 @@ grep -q '\[r1\] \[trainer\]' "$tmp/ok.log" || fail "rank 1 did not log with its 
 grep -q 'preflight passed: 2 ranks, 2 endpoints' "$tmp/ok.log" || fail "no pass line: $(cat "$tmp/ok.log")"
 echo "ok   preflight passes with 2 ranks and live services"
 
+# A reward service that takes TLS and a token: preflight passes with client_auth, fails without the token.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 \
+  -keyout "$tmp/key.pem" -out "$tmp/cert.pem" >/dev/null 2>&1 || fail "openssl could not make a test certificate"
+echo "preflight-secret" > "$tmp/token"
+"$reward" --set server.port_file="$tmp/secure.port" --set server.token_file="$tmp/token" \
+  --set server.tls_cert_file="$tmp/cert.pem" --set server.tls_key_file="$tmp/key.pem" 2>"$tmp/secure.log" & pids+=($!)
+for _ in $(seq 200); do [ -s "$tmp/secure.port" ] && break; sleep 0.05; done
+sport=$(cat "$tmp/secure.port")
+run "$tmp/secure" --set "preflight.reward_endpoints=[127.0.0.1:$sport]" --set client_auth.token_file="$tmp/token" \
+  --set client_auth.tls_ca_file="$tmp/cert.pem" || fail "preflight failed with TLS and the token: $(cat "$tmp/secure.log")"
+if run "$tmp/notoken" --set "preflight.reward_endpoints=[127.0.0.1:$sport]" --set client_auth.tls_ca_file="$tmp/cert.pem"; then
+  fail "preflight passed without the token"
+fi
+grep -q "FAILED: UNAUTHENTICATED" "$tmp/notoken.log" || fail "missing token not reported: $(cat "$tmp/notoken.log")"
+echo "ok   preflight with TLS and a token; refused without the token"
+
 kill "${pids[1]}"; wait "${pids[1]}" 2>/dev/null
 if run "$tmp/down" --set "preflight.reward_endpoints=[127.0.0.1:$wport]"; then fail "preflight passed with the reward service down"; fi
 grep -q "reward 127.0.0.1:$wport FAILED: UNAVAILABLE" "$tmp/down.log" || fail "down endpoint not named: $(cat "$tmp/down.log")"
