@@ -140,7 +140,7 @@ std::optional<double> parse_fraction(const std::string& s) {
   return a / b;
 }
 
-std::optional<Number> parse_number(std::string s) {
+std::optional<Number> parse_any_number(std::string s) {
   s.erase(std::remove_if(s.begin(), s.end(), space), s.end());
   replace_all(s, "{,}", ",");
   Number n;
@@ -174,6 +174,14 @@ std::optional<Number> parse_number(std::string s) {
     return n;
   }
   return std::nullopt;
+}
+
+// Only finite values are numbers: 7e999 or 0/0 would be unequal to themselves (found by tests/fuzz/answer_fuzz),
+// so such text is compared as text.
+std::optional<Number> parse_number(std::string s) {
+  std::optional<Number> n = parse_any_number(std::move(s));
+  if (n && !std::isfinite(n->value)) return std::nullopt;
+  return n;
 }
 
 bool numbers_equal(const Number& a, const Number& b, double tol) {
@@ -224,6 +232,10 @@ std::optional<Sequence> parse_sequence(const std::string& s) {
   }
   q.items = split_top(inner);
   if (q.items.size() < 2) return std::nullopt;
+  // "(1,]" and ".,2" are not tuples (found by tests/fuzz/answer_fuzz): an element that normalises to nothing can
+  // match nothing, so such text is compared as text.
+  for (const std::string& item : q.items)
+    if (normalize_answer(item).empty()) return std::nullopt;
   if (!q.open && parse_number(s)) return std::nullopt;  // 1,234 is a number
   return q;
 }
@@ -257,7 +269,8 @@ std::string drop_assignment(const std::string& s) {
   if (eq == std::string::npos || s.find('=', eq + 1) != std::string::npos) return s;
   const std::string left = trim(s.substr(0, eq));
   if (left.empty() || left.size() > 3 || !std::isalpha(static_cast<unsigned char>(left[0]))) return s;
-  return trim(s.substr(eq + 1));
+  const std::string right = trim(s.substr(eq + 1));
+  return right.empty() ? s : right;  // "x=" says nothing after the "=": keep it whole
 }
 
 bool equivalent(const std::string& a, const std::string& b, const MatchOptions& o, int depth);

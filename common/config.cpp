@@ -96,6 +96,10 @@ ConfigIO ConfigIO::child(const std::string& key, const YAML::Node& node) const {
 void ConfigIO::finish() {
   if (!reading_ || !node_.IsMap()) return;
   for (const auto& entry : node_) {
+    if (!entry.first.IsScalar())  // "? [a, b]: 1" (found by tests/fuzz/config_fuzz)
+      throw ConfigError(fmt::format("{}: keys of {} must be plain names, got a {}", where("", entry.first),
+                                    path_.empty() ? "the top level" : path_,
+                                    entry.first.IsSequence() ? "list" : "map or null"));
     const std::string key = entry.first.as<std::string>();
     if (seen_.count(key)) continue;
     std::string hint;

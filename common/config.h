@@ -232,6 +232,9 @@ void ConfigIO::map(const std::string& key, std::map<std::string, T>& values) {
   if (!node.IsMap()) fail(key, "must be a map from names to sections");
   std::map<std::string, T> parsed;
   for (const auto& entry : node) {
+    // A list or map as a key ("? [a, b]: ...") names nothing (found by tests/fuzz/config_fuzz).
+    if (!entry.first.IsScalar()) fail(key, "keys must be plain names, got a " +
+                                           std::string(entry.first.IsSequence() ? "list" : "map or null"));
     const std::string name = entry.first.as<std::string>();
     T value = values.count(name) ? values.at(name) : T{};
     ConfigIO sub = child(key + "." + name, entry.second);

@@ -6,7 +6,7 @@
 // block, and later the output channels [half*d_v/2, (half+1)*d_v/2). The pair agrees on the running max through
 // shared memory, and the probabilities go through shared memory (bf16) to become the A operand of P @ V.
 #include "kernels/sparse_mla_cuda.h"
-#include "kernels/sparse_mla_gather.cuh"
+#include "kernels/sparse_mla_common.cuh"
 #include "kernels/tensor_core.cuh"
 
 namespace dsrl::kernels {
@@ -196,15 +196,8 @@ __global__ void __launch_bounds__(Plan<kDqk, kDv, kHeadTiles>::kThreads, 1) spar
 
 template <int kDqk, int kDv, int kHeadTiles>
 cudaError_t launch(const Args& a, int64_t s_q, cudaStream_t stream) {
-  using P = Plan<kDqk, kDv, kHeadTiles>;
-  auto* kernel = sparse_mla_forward_kernel<kDqk, kDv, kHeadTiles>;
-  static const cudaError_t attribute =  // once per process (one GPU each in dsrl), before any graph capture
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, P::kSmemBytes);
-  if (attribute != cudaSuccess) return attribute;
-  const int64_t blocks = s_q * (a.heads / P::kHeads);
-  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  kernel<<<static_cast<unsigned>(blocks), P::kThreads, P::kSmemBytes, stream>>>(a);
-  return cudaGetLastError();
+  return mla::launch_per_query<sparse_mla_forward_kernel<kDqk, kDv, kHeadTiles>, Plan<kDqk, kDv, kHeadTiles>>(a, s_q, a.heads,
+                                                                                              stream);
 }
 
 template <int kDqk, int kDv>

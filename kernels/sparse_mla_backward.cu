@@ -7,7 +7,7 @@
 //      the fp32 dkv with atomics, since other queries (and head groups) select the same rows.
 // delta = rowsum(out * dout) is computed per head at the start. dq goes out in bf16.
 #include "kernels/sparse_mla_cuda.h"
-#include "kernels/sparse_mla_gather.cuh"
+#include "kernels/sparse_mla_common.cuh"
 #include "kernels/tensor_core.cuh"
 
 namespace dsrl::kernels {
@@ -231,15 +231,8 @@ __global__ void __launch_bounds__(Plan<kDqk, kDv, kHeadTiles>::kThreads, 1) spar
 
 template <int kDqk, int kDv, int kHeadTiles>
 cudaError_t launch(const Args& a, int64_t s_q, cudaStream_t stream) {
-  using P = Plan<kDqk, kDv, kHeadTiles>;
-  auto* kernel = sparse_mla_backward_kernel<kDqk, kDv, kHeadTiles>;
-  static const cudaError_t attribute =  // once per process (one GPU each in dsrl), before any graph capture
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, P::kSmemBytes);
-  if (attribute != cudaSuccess) return attribute;
-  const int64_t blocks = s_q * (a.heads / P::kHeads);
-  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  kernel<<<static_cast<unsigned>(blocks), P::kThreads, P::kSmemBytes, stream>>>(a);
-  return cudaGetLastError();
+  return mla::launch_per_query<sparse_mla_backward_kernel<kDqk, kDv, kHeadTiles>, Plan<kDqk, kDv, kHeadTiles>>(a, s_q, a.heads,
+                                                                                              stream);
 }
 
 template <int kDqk, int kDv>

@@ -2,7 +2,7 @@
 # Installs what dsrl needs to build and test on a Debian/Ubuntu machine. Idempotent: when everything is present
 # it only checks and returns in about a second. Safe to run as root (CI) or with sudo available.
 #   Debian packages: compilers' friends (ninja, ccache), gRPC++/protobuf, yaml-cpp, spdlog, Open MPI, GoogleTest,
-#   openssl (test certificates).
+#   openssl (test certificates), clang with its sanitizer and libFuzzer runtimes (scripts/sanitize.sh).
 #   LibTorch: from the pip wheel torch==$DSRL_TORCH_VERSION (the GPU machine's version), found by CMake through
 #   torch.utils.cmake_prefix_path.
 set -euo pipefail
@@ -15,7 +15,8 @@ debs=(ninja-build ccache cmake g++ pkg-config
       libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
       libopenmpi-dev openmpi-bin
       libgtest-dev libgmock-dev
-      openssl)  # the TLS tests make a self-signed certificate with it
+      openssl   # the TLS tests make a self-signed certificate with it
+      clang libclang-rt-14-dev)  # scripts/sanitize.sh: ASan/UBSan and libFuzzer (Debian 12's clang 14)
 
 missing=()
 for p in "${debs[@]}"; do

@@ -66,6 +66,10 @@ const Pair kPairs[] = {
     // tolerance edge
     {"0.1000001", "0.1", true}, {"0.10001", "0.1", false}, {"123456789", "123456790", false},
     {"1e-9", "0", true}, {"0.000002", "0", false},
+    // a bracketed list with an empty element is text, not a tuple (tests/fuzz/answer_fuzz found "(1,]" unequal
+    // to itself)
+    {"(1,]", "(1,]", true}, {"(1,]", "(1,2]", false}, {"(, )", "(, )", true}, {".,2", ".,2", true}, {"x=", "x=", true},
+    {"x=", "x=2", false}, {"7e999", "7e999", true}, {"7e999", "8e999", false}, {"\\frac{0}{0}", "\\frac{0}{0}", true},
 };
 
 TEST(AnswerEquivalence, HandWrittenPairs) {

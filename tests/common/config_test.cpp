@@ -128,6 +128,13 @@ TEST_F(ConfigTest, WrongTypes) {
   EXPECT_NE(error("stage: [lm]\n").find("stage must be a single value, got a list"), std::string::npos);
   EXPECT_NE(error("optim: {lr: fast}\n").find("optim.lr must be a number, got 'fast'"), std::string::npos);
   EXPECT_NE(error("- a\n- b\n").find("the top level must be a map"), std::string::npos);
+  // Lists and maps as keys (found by tests/fuzz/config_fuzz; they escaped as yaml-cpp conversion errors).
+  EXPECT_NE(error("per_task: {[a, b]: {lr: 0.1}}\n").find("per_task keys must be plain names, got a list"),
+            std::string::npos) << error("per_task: {[a, b]: {lr: 0.1}}\n");
+  EXPECT_NE(error("? [a]\n: 1\n").find("keys of the top level must be plain names, got a list"), std::string::npos)
+      << error("? [a]\n: 1\n");
+  EXPECT_NE(error("optim: {{x: 1}: 2}\n").find("keys of optim must be plain names, got a map"), std::string::npos)
+      << error("optim: {{x: 1}: 2}\n");
 }
 
 TEST_F(ConfigTest, OutOfRange) {

@@ -171,10 +171,8 @@ TEST(GpuIndexer, ChunkedSelectionEqualsTopkOfTheLogits) {
   EXPECT_EQ((picked[0][0] >= 0).sum().item<int64_t>(), 0) << "key_end 0 selects nothing";
 }
 
-// The kernels inside the model: a bf16 model whose attention (16 heads, 256 + 32 latent) and indexer (8 x 64) fit
-// them, run with ForwardOptions::kernels on and off. The indexer kernels pick the eager path's keys in the first
-// layer (same inputs); with the eager run's selection and routes replayed, the attention kernel gives its logits.
-TEST(GpuKernelsInModel, MatchTheEagerPathsOfABf16Model) {
+// A tiny model whose attention (16 heads, 256 + 32 latent) and indexer (8 x 64) have kernel instantiations.
+ModelConfig kernel_sized_config() {
   ModelConfig c = testing::tiny_config();
   c.num_attention_heads = 16;
   c.kv_lora_rank = 256;
@@ -182,6 +180,14 @@ TEST(GpuKernelsInModel, MatchTheEagerPathsOfABf16Model) {
   c.index_n_heads = 8;
   c.index_head_dim = 64;
   c.index_topk = 12;
+  return c;
+}
+
+// The kernels inside the model: a bf16 model whose attention (16 heads, 256 + 32 latent) and indexer (8 x 64) fit
+// them, run with ForwardOptions::kernels on and off. The indexer kernels pick the eager path's keys in the first
+// layer (same inputs); with the eager run's selection and routes replayed, the attention kernel gives its logits.
+TEST(GpuKernelsInModel, MatchTheEagerPathsOfABf16Model) {
+  const ModelConfig c = kernel_sized_config();
   DeepseekV32 model = testing::tiny_model(c, 41);
   cast_model(model, at::kCUDA, at::kBFloat16);
   at::NoGradGuard no_grad;
@@ -203,16 +209,11 @@ TEST(GpuKernelsInModel, MatchTheEagerPathsOfABf16Model) {
   at::Tensor want = e.logits.to(at::kFloat);
   EXPECT_LT(((got - want).norm() / want.norm()).item<double>(), 2e-2) << "attention kernel against the eager MQA";
 }
+
 // Training through the sparse MLA kernels (forward and backward) gives the gradients of the eager MQA path, with the
 // same selections and experts replayed.
 TEST(GpuKernelsInModel, TrainingGradientsMatchTheEagerMqa) {
-  ModelConfig c = testing::tiny_config();
-  c.num_attention_heads = 16;
-  c.kv_lora_rank = 256;
-  c.qk_rope_head_dim = 32;
-  c.index_n_heads = 8;
-  c.index_head_dim = 64;
-  c.index_topk = 12;
+  const ModelConfig c = kernel_sized_config();
   DeepseekV32 model = testing::tiny_model(c, 43);
   cast_model(model, at::kCUDA, at::kBFloat16);
   at::Tensor tokens = at::randint(0, c.vocab_size, {2, 41}, at::kLong).cuda();

@@ -1,6 +1,8 @@
-// Shared-memory loads of the sparse MLA kernels (forward and backward): whole rows copied with cp.async into
-// swizzled tiles (tensor_core.cuh), and the gather of a query's selected kv rows.
+// What the sparse MLA kernels (forward and backward) share: whole rows copied with cp.async into swizzled tiles
+// (tensor_core.cuh), the gather of a query's selected kv rows, and the launch of one CTA per query and head group.
 #pragma once
+
+#include <cuda_runtime.h>
 
 #include "kernels/tensor_core.cuh"
 
@@ -32,6 +34,20 @@ __device__ __forceinline__ void gather_rows(const bf16* kv, int64_t n_kv, const 
     tc::cp_async_16(tile + tc::swizzled(row, chunk, kRowChunks), src, valid);
     if (chunk == 0) idx_s[row] = valid ? id : -1;
   }
+}
+
+// Launches kKernel with one CTA per (query, group of Plan::kHeads heads), Plan::kThreads threads and
+// Plan::kSmemBytes of dynamic shared memory (the opt-in above 48 KB is set once per process, before any graph
+// capture; dsrl runs one GPU per process).
+template <auto kKernel, class Plan, class Args>
+cudaError_t launch_per_query(const Args& a, int64_t s_q, int heads, cudaStream_t stream) {
+  static const cudaError_t attribute =
+      cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Plan::kSmemBytes);
+  if (attribute != cudaSuccess) return attribute;
+  const int64_t blocks = s_q * (heads / Plan::kHeads);
+  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
+  kKernel<<<static_cast<unsigned>(blocks), Plan::kThreads, Plan::kSmemBytes, stream>>>(a);
+  return cudaGetLastError();
 }
 
 }  // namespace dsrl::kernels::mla
