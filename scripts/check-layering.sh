@@ -15,7 +15,8 @@ ALLOWED = {
     "trainer": {"model", "proto", "common", "kernels", "agent"}, "agent": {"model", "common"},
 }
 TORCH_OK = {"model", "rollout", "trainer"}
-TEST_EXTRA = {"services": ALLOWED["reward"], "gpu": set(ALLOWED) , "scripts": set()}
+TEST_EXTRA = {"services": ALLOWED["reward"], "gpu": set(ALLOWED), "scripts": set(),
+              "fuzz": ALLOWED["reward"] | {"reward"}}  # fuzz targets: the torch-free parsers
 TORCH = re.compile(r"^(torch|ATen|c10|caffe2)/")
 PROTOBUF = re.compile(r"(\.pb\.h$|^grpcpp/|^grpc/|^google/protobuf/)")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
