@@ -114,6 +114,11 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& endpoint) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
+  // Reconnect within a second of a restarted service: gRPC's default backoff (1 s growing to 120 s) made calls fail
+  // fast for minutes after a service came back, past the callers' own retries (tests/trainer/faults_test.cpp).
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   ClientAuth& auth = client_auth();
   std::lock_guard<std::mutex> lock(auth.mutex);

@@ -49,7 +49,7 @@ void set_client_auth(const ClientAuthConfig& config);
 
 // Client side: a channel to host:port with no cap on reply size (Generate replies carry sampling masks and routing
 // traces: hundreds of MB for a GRPO step; gRPC's default cap is 4 MB). The server's max_message_mb still applies.
-// TLS when set_client_auth gave a root certificate.
+// TLS when set_client_auth gave a root certificate. After a failed connection it tries again within a second.
 std::shared_ptr<grpc::Channel> make_channel(const std::string& endpoint);
 
 // Client side: every call's context goes through here. Its deadline is `seconds` from now, and it carries the token

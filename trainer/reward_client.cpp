@@ -52,6 +52,9 @@ std::vector<RewardResult> RewardClient::score(const std::vector<RewardRequestIte
     }
     grpc::ClientContext context;
     prepare_call(context, impl_->deadline_s);
+    // A retry waits (up to its deadline) for the service to come back, instead of failing at once on a channel
+    // that is between reconnect attempts.
+    context.set_wait_for_ready(attempt > 0);
     response.Clear();
     status = impl_->stub->Score(&context, request, &response);
     const auto code = status.error_code();

@@ -23,7 +23,8 @@ struct RewardResult {
 
 class RewardClient {
  public:
-  // retries: a call that fails in transit (unavailable, deadline) is repeated after backoff_s, doubling.
+  // retries: a call that fails in transit (unavailable, deadline) is repeated after backoff_s, doubling; a retry
+  // waits up to deadline_s for an unreachable service to come back.
   RewardClient(const std::string& endpoint, double deadline_s, int64_t retries, double backoff_s);
   ~RewardClient();
   // One result per item, in order. Throws dsrl::Error naming the endpoint and status when the call fails.

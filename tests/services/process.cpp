@@ -71,10 +71,11 @@ RunResult run_process(const std::string& binary, const std::vector<std::string>&
   return result;
 }
 
-ServiceProcess::ServiceProcess(const std::string& binary, const std::vector<std::string>& args) : dir_(make_temp_dir()) {
+ServiceProcess::ServiceProcess(const std::string& binary, const std::vector<std::string>& args, int port)
+    : dir_(make_temp_dir()) {
   std::vector<std::string> all = args;
   // A short grace: gRPC waits out the whole grace while a client (this test) keeps its connection open.
-  all.insert(all.end(), {"--set", "server.port=0", "--set", "server.port_file=" + dir_ + "/port", "--set",
+  all.insert(all.end(), {"--set", "server.port=" + std::to_string(port), "--set", "server.port_file=" + dir_ + "/port", "--set",
                          "server.shutdown_grace_s=0.5"});
   pid_ = spawn(binary, all, dir_ + "/out", dir_ + "/err");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);

@@ -16,11 +16,11 @@ struct RunResult {
 // Runs `binary args...` to completion (SIGKILL after timeout_s).
 RunResult run_process(const std::string& binary, const std::vector<std::string>& args, double timeout_s = 30);
 
-// A service started with `--set server.port=0 --set server.port_file=...`; stopped with a signal or killed
-// when destroyed.
+// A service started with `--set server.port=PORT --set server.port_file=...` (PORT 0: any free one); stopped with a
+// signal or killed when destroyed.
 class ServiceProcess {
  public:
-  ServiceProcess(const std::string& binary, const std::vector<std::string>& args);
+  ServiceProcess(const std::string& binary, const std::vector<std::string>& args, int port = 0);
   ~ServiceProcess();
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
