@@ -231,8 +231,8 @@ __global__ void __launch_bounds__(Plan<kDqk, kDv, kHeadTiles>::kThreads, 1) spar
 
 template <int kDqk, int kDv, int kHeadTiles>
 cudaError_t launch(const Args& a, int64_t s_q, cudaStream_t stream) {
-  return mla::launch_per_query<sparse_mla_backward_kernel<kDqk, kDv, kHeadTiles>, Plan<kDqk, kDv, kHeadTiles>>(a, s_q, a.heads,
-                                                                                              stream);
+  using P = Plan<kDqk, kDv, kHeadTiles>;
+  return mla::launch_per_query<sparse_mla_backward_kernel<kDqk, kDv, kHeadTiles>, P>(a, s_q, a.heads, stream);
 }
 
 template <int kDqk, int kDv>

@@ -26,7 +26,11 @@ echo "[sanitize] built in $(( $(date +%s) - start )) s"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for t in "${tests[@]}"; do
-  "$build/tests/$t" --gtest_brief=1 > "$build/$t.log" 2>&1 || { tail -40 "$build/$t.log"; echo "[sanitize] $t FAILED"; exit 1; }
+  if ! "$build/tests/$t" --gtest_brief=1 > "$build/$t.log" 2>&1; then
+    tail -40 "$build/$t.log"
+    echo "[sanitize] $t FAILED"
+    exit 1
+  fi
   echo "[sanitize] $t: $(grep -E '^\[  PASSED' "$build/$t.log")"
 done
 mkdir -p "$build/fuzz-crashes"

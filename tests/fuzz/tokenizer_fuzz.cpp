@@ -36,7 +36,8 @@ std::unique_ptr<dsrl::Tokenizer> make_tokenizer() {
       " ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"};
   nlohmann::json steps = nlohmann::json::array();
   for (const char* pattern : patterns)
-    steps.push_back({{"type", "Split"}, {"pattern", {{"Regex", pattern}}}, {"behavior", "Isolated"}, {"invert", false}});
+    steps.push_back(
+        {{"type", "Split"}, {"pattern", {{"Regex", pattern}}}, {"behavior", "Isolated"}, {"invert", false}});
   steps.push_back({{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}});
   const nlohmann::json config = {
       {"normalizer", nullptr},
