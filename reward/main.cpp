@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
           dsrl::score_file(scorer, in, out);  // failed items carry their error in the output
           return 0;
         }
-        dsrl::RewardService service(scorer, dsrl::CallAuth::from_config(config.server));  // before serving
+        dsrl::RewardService service(scorer, dsrl::CallAuth::from_config(config.server));
         return dsrl::serve_until_signal(config.server, {&service}, "dsrl-reward");
       });
 }

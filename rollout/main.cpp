@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   return dsrl::run_main<dsrl::RolloutServiceConfig>(
       argc, argv, "dsrl-rollout: the rollout worker (generation with recorded sampling masks and routes)",
       [](const dsrl::RolloutServiceConfig& config, const dsrl::CommandLine&) {
-        dsrl::CallAuth auth = dsrl::CallAuth::from_config(config.server);  // a bad token file fails before the model loads
+        // A bad token file fails before the model loads.
+        dsrl::CallAuth auth = dsrl::CallAuth::from_config(config.server);
         std::unique_ptr<dsrl::Engine> engine = dsrl::Engine::create(config);
         dsrl::RolloutService service(*engine, std::move(auth));
         return dsrl::serve_until_signal(config.server, {&service}, "dsrl-rollout");
