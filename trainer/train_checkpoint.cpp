@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/file_manifest.h"
 #include "common/log.h"
 #include "model/checkpoint.h"
 #include "model/checkpoint_io.h"
@@ -61,6 +62,7 @@ void save_train_checkpoint(const std::string& run_dir, DeepseekV32& model, AdamW
   save_checkpoint_tensors((tmp / "optimizer").string(), moments);
   nlohmann::json meta = {{"step", state.step}, {"data_position", nlohmann::json::parse(state.data.to_json())}};
   if (!state.stage_state.empty()) meta["stage_state"] = nlohmann::json::parse(state.stage_state);
+  write_file_atomic((tmp / kManifestName).string(), file_manifest_json(tmp.string()));
   write_file_atomic((tmp / "trainer_state.json").string(), meta.dump(2) + "\n");
   fs::remove_all(final_dir);
   fs::rename(tmp, final_dir);
@@ -75,6 +77,11 @@ std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
     try {
       nlohmann::json meta = nlohmann::json::parse(read_text(*it / "trainer_state.json"));
       DSRL_CHECK(meta.contains("step") && meta.contains("data_position"), "trainer_state.json lacks step or position");
+      if (has_file_manifest(it->string()))
+        check_file_manifest(it->string());  // every file's size and crc32c
+      else
+        logger("trainer")->warn("{} has no {} (written before checkpoints had one): checking headers only",
+                                it->string(), kManifestName);
       CheckpointReader model((*it / "model").string());  // validates every weight file's header and size
       CheckpointReader moments((*it / "optimizer").string());
       return it->string();

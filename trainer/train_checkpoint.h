@@ -1,6 +1,7 @@
 // Training checkpoints: <run_dir>/checkpoints/step-00000042/ holding
 //   model/              config.json + safetensors (HF layout: the next stage's model.checkpoint)
 //   optimizer/          AdamW moments and step counts (safetensors)
+//   manifest.json       size and crc32c of every file above (common/file_manifest.h)
 //   trainer_state.json  {"step": 42, "data_position": {...}[, "stage_state": {...}]}, written last: a folder
 //                       without it is incomplete
 // Written by rank 0 into a temporary folder, then renamed; only the newest `keep` are kept.
@@ -25,8 +26,9 @@ struct TrainState {
 void save_train_checkpoint(const std::string& run_dir, DeepseekV32& model, AdamW& optimizer,
                            const TrainState& state, int64_t keep);
 
-// The newest checkpoint that is complete and readable, or nullopt; incomplete or unreadable ones are logged
-// (naming the folder and the problem) and skipped.
+// The newest checkpoint that is complete and intact, or nullopt. Each candidate's files are checked against its
+// manifest (size and crc32c) and its weight files' headers; one that fails is logged (naming the folder, the file
+// and the problem) and skipped.
 std::optional<std::string> latest_checkpoint(const std::string& run_dir);
 
 // Restores model weights and optimizer state; returns the trainer state.

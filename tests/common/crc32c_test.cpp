@@ -47,5 +47,16 @@ TEST(Crc32c, SeesEveryBitFlip) {
   }
 }
 
+TEST(Crc32c, FastPathEqualsTheTableAtEveryLengthAndAlignment) {
+  std::vector<uint8_t> bytes(300);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 73 + 5);
+  for (size_t offset = 0; offset < 8; ++offset) {
+    for (size_t n = 0; n + offset <= bytes.size(); n += 7) {
+      EXPECT_EQ(crc32c(bytes.data() + offset, n, 0x1234u), crc32c_reference(bytes.data() + offset, n, 0x1234u))
+          << "offset " << offset << " length " << n;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dsrl

@@ -2,7 +2,7 @@
 """Stage lm end to end (CPU, tiny model, synthetic arithmetic): the loss falls; the router-bias update and the
 sequence-wise balance loss balance the experts; 2 ranks x b rows equal 1 rank x 2b rows and 2 micro-batches of b
 rows; a run killed with SIGKILL and resumed gives bit-identical losses to an uninterrupted one; a damaged newest
-checkpoint is skipped with a warning naming it.
+checkpoint (truncated, or one byte changed: the manifest's crc32c) is skipped with a warning naming it.
 Usage: lm_stage_test.py MPIRUN DSRL_TRAIN SOURCE_DIR"""
 import os
 import subprocess
@@ -89,5 +89,23 @@ log = open(f"{TMP}/damaged.log").read()
 check("a truncated checkpoint is skipped with a warning naming it", f"skipping checkpoint {newest}" in log, log[-1500:])
 check("the run resumed from the checkpoint before it", f"resuming from {TMP}/damaged/checkpoints/{ckpts[-2]}" in log,
       log[-1500:])
+
+# One changed byte inside a weight (same size, valid header): only the manifest's checksum can see it.
+shutil.copytree(f"{TMP}/straight", f"{TMP}/flipped")
+os.remove(f"{TMP}/flipped/metrics.jsonl")
+moments = f"{TMP}/flipped/checkpoints/{ckpts[-1]}/optimizer/model.safetensors"
+with open(moments, "r+b") as f:
+    f.seek(os.path.getsize(moments) - 5)
+    byte = f.read(1)
+    f.seek(-1, os.SEEK_CUR)
+    f.write(bytes([byte[0] ^ 0x10]))
+train("flipped", sets=steps + ["log.level=info"], resume=True)
+log = open(f"{TMP}/flipped.log").read()
+check("a checkpoint with one changed byte is skipped, naming the file and the checksum",
+      "optimizer/model.safetensors has crc32c" in log and "the file is corrupted" in log, log[-1500:])
+check("the run resumed from the intact checkpoint before it",
+      f"resuming from {TMP}/flipped/checkpoints/{ckpts[-2]}" in log, log[-1500:])
+full, resumed = losses("straight"), losses("flipped")
+check("and its steps match the uninterrupted run", all(full[s] == resumed[s] for s in resumed), f"{full} vs {resumed}")
 
 R.finish("lm stage")
