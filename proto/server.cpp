@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "common/utf8.h"
 
 namespace dsrl {
 
@@ -136,6 +137,13 @@ void prepare_call(grpc::ClientContext& context, double seconds) {
   ClientAuth& auth = client_auth();
   std::lock_guard<std::mutex> lock(auth.mutex);
   if (!auth.token.empty()) context.AddMetadata(kTokenMetadataKey, auth.token);
+}
+
+grpc::Status refusal(grpc::StatusCode code, const std::string& message) {
+  constexpr size_t kMaxBytes = 1024;
+  if (message.size() <= kMaxBytes) return grpc::Status(code, message);
+  const std::string_view kept = utf8_prefix(message, kMaxBytes);
+  return grpc::Status(code, fmt::format("{}... ({} more bytes)", kept, message.size() - kept.size()));
 }
 
 std::string describe_status(const grpc::Status& status) {

@@ -56,6 +56,11 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& endpoint);
 // set_client_auth read, if any.
 void prepare_call(grpc::ClientContext& context, double seconds);
 
+// Server side: a refusal whose message may quote what the client sent (an id, a tensor name). The message is cut to
+// 1 KiB at a character boundary, saying how much was left out: gRPC carries it in a trailer, and one above the
+// client's metadata limit (8 KiB) would reach it as RESOURCE_EXHAUSTED instead of the refusal.
+grpc::Status refusal(grpc::StatusCode code, const std::string& message);
+
 // "UNAVAILABLE: failed to connect to all addresses" for logs and errors.
 std::string describe_status(const grpc::Status& status);
 

@@ -31,11 +31,13 @@ grpc::Status RewardService::Score(grpc::ServerContext* context, const reward::Sc
       s->set_error(r.error);
     }
   } catch (const BatchError& e) {
-    logger("reward")->warn("Score refused: {}", e.what());
-    return grpc::Status(grpc::INVALID_ARGUMENT, e.what());
+    grpc::Status refused = refusal(grpc::INVALID_ARGUMENT, e.what());
+    logger("reward")->warn("Score refused: {}", refused.error_message());
+    return refused;
   } catch (const JudgeUnavailable& e) {
-    logger("reward")->warn("Score failed: {}", e.what());
-    return grpc::Status(grpc::UNAVAILABLE, e.what());
+    grpc::Status failed = refusal(grpc::UNAVAILABLE, e.what());
+    logger("reward")->warn("Score failed: {}", failed.error_message());
+    return failed;
   }
   return grpc::Status::OK;
 }

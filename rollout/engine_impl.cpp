@@ -81,8 +81,9 @@ void EngineImpl::validate(const GenerationRequest& r) const {
     bad(fmt::format("samples_per_prompt must be in [1, {}], got {}", config_.engine.max_samples_per_prompt,
                     r.samples_per_prompt));
   const SamplingSpec& s = r.sampling;
-  if (!(s.temperature >= 0) || !std::isfinite(s.temperature))
-    bad(fmt::format("sampling.temperature must be a finite number >= 0, got {}", s.temperature));
+  // Below 1e-3 the scaled logits can overflow to infinity (NaN probabilities); 0 is greedy.
+  if (!(s.temperature == 0 || (s.temperature >= 1e-3 && std::isfinite(s.temperature))))
+    bad(fmt::format("sampling.temperature must be 0 (greedy) or a finite number >= 0.001, got {}", s.temperature));
   if (!(s.top_p >= 0 && s.top_p <= 1)) bad(fmt::format("sampling.top_p must be in [0, 1] (0 or 1: off), got {}", s.top_p));
   if (s.top_k < 0) bad(fmt::format("sampling.top_k must be >= 0, got {}", s.top_k));
   if (s.vocab_limit < 0 || s.vocab_limit > mc_.vocab_size)

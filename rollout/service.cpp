@@ -8,7 +8,7 @@ namespace {
 grpc::Status status_of(const RequestError& e) {
   static const grpc::StatusCode codes[] = {grpc::INVALID_ARGUMENT, grpc::RESOURCE_EXHAUSTED,
                                            grpc::FAILED_PRECONDITION, grpc::DATA_LOSS};
-  return grpc::Status(codes[e.code()], e.what());
+  return refusal(codes[e.code()], e.what());
 }
 
 GenerationRequest from_proto(const rollout::GenerateRequest& r) {
@@ -102,8 +102,9 @@ grpc::Status RolloutService::Generate(grpc::ServerContext* context, const rollou
   try {
     job = engine_.submit(req);
   } catch (const RequestError& e) {
-    logger("rollout")->warn("Generate refused: {}", e.what());
-    return status_of(e);
+    grpc::Status refused = status_of(e);
+    logger("rollout")->warn("Generate refused: {}", refused.error_message());
+    return refused;
   }
   while (!job->wait_for(std::chrono::milliseconds(20))) {
     if (context->IsCancelled()) {  // the client went away or its deadline passed: free the rows
@@ -124,11 +125,17 @@ grpc::Status RolloutService::UpdateWeights(grpc::ServerContext* context,
   std::unique_ptr<WeightUpdate> update = engine_.begin_update();
   rollout::WeightChunk chunk;
   try {
+    int64_t chunks = 0;
     while (reader->Read(&chunk)) {
       WeightPiece piece{chunk.version(), chunk.total_tensors(), chunk.tensor_name(),
                         {chunk.shape().begin(), chunk.shape().end()}, dtype_of(chunk.dtype()), chunk.byte_offset(),
                         std::move(*chunk.mutable_data()), chunk.crc32c()};
       update->add(piece);
+      ++chunks;
+    }
+    if (context->IsCancelled()) {  // the sender died or gave up before ending the stream: it never saw a reply
+      logger("rollout")->warn("UpdateWeights: stream cut off after {} chunk(s); old weights kept", chunks);
+      return grpc::Status(grpc::CANCELLED, "weight update cut off before the stream ended; old weights kept");
     }
     const WeightUpdate::Result r = update->commit();
     response->set_version(r.version);
@@ -136,8 +143,9 @@ grpc::Status RolloutService::UpdateWeights(grpc::ServerContext* context,
     response->set_bytes(r.bytes);
     return grpc::Status::OK;
   } catch (const RequestError& e) {
-    logger("rollout")->warn("UpdateWeights: {}", e.what());
-    return status_of(e);
+    grpc::Status refused = status_of(e);
+    logger("rollout")->warn("UpdateWeights: {}", refused.error_message());
+    return refused;
   }
 }
 

@@ -1,14 +1,18 @@
 // dsrl-reward as a real process (Score over gRPC, offline scoring of a file), and every shipped service config
 // parses with its binary.
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "proto/reward.grpc.pb.h"
 #include "proto/server.h"
 #include "tests/reward/rpc_helpers.h"
+#include "tests/services/field_sweep.h"
 #include "tests/services/process.h"
 
 namespace dsrl {
@@ -67,6 +71,65 @@ TEST(RewardService, ScoresOverGrpcAndReportsEachSignal) {
   EXPECT_EQ(status.items_scored(), 5u);
   EXPECT_EQ(status.items_failed(), 3u);
   EXPECT_GE(status.task_types_size(), 4);
+  EXPECT_EQ(service.stop(SIGINT), 0) << service.log();
+}
+
+// A batch with every field of an item set: a math item, a code item with its repository, a Chinese item.
+reward::ScoreRequest every_field_request() {
+  reward::ScoreRequest request;
+  reward::RewardItem* math = request.add_items();
+  *math = rpc_item("m", "math", "<think>2+2=4</think> The answer is \\boxed{4}.", "4");
+  math->set_prompt("What is 2+2?");
+  math->set_rubric("exact");
+  math->set_target_language("en");
+  math->set_response_tokens(100);
+  math->set_length_budget(200);
+  (*math->mutable_files())["notes.txt"] = "scratch";
+  reward::RewardItem* code = request.add_items();
+  *code = rpc_item("c", "code", "done",
+                   "import unittest\nfrom sol import add\nclass T(unittest.TestCase):\n"
+                   "    def test(self):\n        self.assertEqual(add(1, 2), 3)\n");
+  (*code->mutable_files())["sol.py"] = "def add(a, b):\n    return a + b\n";
+  *request.add_items() = rpc_item("z", "zh_reasoning", "<think>二加二等于四</think> 答案是 \\boxed{4}", "4");
+  request.mutable_items(2)->set_target_language("zh");
+  return request;
+}
+
+TEST(RewardService, EveryScoreFieldSweptGetsScoresOrAClearRefusal) {
+  ServiceProcess service(DSRL_REWARD_BIN, {"--config", DSRL_SOURCE_DIR "/configs/reward.yaml"});
+  auto stub = reward::Reward::NewStub(grpc::CreateChannel(service.address(), grpc::InsecureChannelCredentials()));
+  const reward::ScoreRequest valid = every_field_request();
+  reward::ScoreResponse clean;
+  ASSERT_TRUE(score(*stub, valid, &clean).ok());
+  for (const auto& s : clean.scores()) EXPECT_EQ(s.error(), "") << s.id() << " should score cleanly";
+  int swept = 0, refused = 0, item_errors = 0;
+  for (const auto& v : testing::field_variants(valid)) {
+    const auto& r = static_cast<const reward::ScoreRequest&>(*v.message);
+    reward::ScoreResponse out;
+    grpc::Status s = score(*stub, r, &out);
+    ++swept;
+    EXPECT_TRUE(s.ok() || s.error_code() == grpc::INVALID_ARGUMENT)
+        << v.change << ": code " << s.error_code() << ", " << s.error_message();
+    if (!s.ok()) {
+      ++refused;
+      EXPECT_FALSE(s.error_message().empty()) << v.change;
+      EXPECT_LE(s.error_message().size(), 1100u) << v.change;
+      continue;
+    }
+    ASSERT_EQ(out.scores_size(), r.items_size()) << v.change;
+    for (int i = 0; i < out.scores_size(); ++i) {
+      const auto& score = out.scores(i);
+      EXPECT_EQ(score.id(), r.items(i).id()) << v.change;
+      EXPECT_TRUE(std::isfinite(score.total())) << v.change << ": total " << score.total();
+      if (!score.error().empty()) ++item_errors;
+    }
+  }
+  EXPECT_GE(swept, 30);
+  EXPECT_GE(refused, 2);      // no items, 1001 items with one id
+  EXPECT_GE(item_errors, 5);  // unknown task types, texts above max_text_bytes, ...
+  reward::ScoreResponse again;
+  ASSERT_TRUE(score(*stub, valid, &again).ok()) << "still serving";
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, clean)) << "and scoring as before";
   EXPECT_EQ(service.stop(SIGINT), 0) << service.log();
 }
 

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/crc32c.h"
@@ -16,6 +18,7 @@
 #include "proto/rollout.grpc.pb.h"
 #include "proto/sampling_mask.h"
 #include "proto/server.h"
+#include "tests/services/field_sweep.h"
 #include "tests/services/process.h"
 
 namespace dsrl {
@@ -170,6 +173,44 @@ TEST(RolloutService, RefusesBadRequestsAndKeepsServing) {
   EXPECT_EQ(status(*stub).queued_sequences(), 0u);
 }
 
+TEST(RolloutService, EveryGenerateFieldSweptGetsAnAnswerOrAClearRefusal) {
+  ServiceProcess service = start();
+  auto stub = connect(service);
+  rollout::GenerateRequest valid = request(1, 4);
+  valid.set_samples_per_prompt(2);
+  valid.mutable_sampling()->add_stop_token_ids(10);
+  valid.mutable_record()->set_sampling_mask(true);
+  valid.mutable_record()->set_routing_trace(true);
+  valid.mutable_record()->set_indexer_topk(true);
+  const std::set<grpc::StatusCode> allowed = {grpc::OK, grpc::INVALID_ARGUMENT, grpc::RESOURCE_EXHAUSTED};
+  int swept = 0, refused = 0;
+  for (const auto& v : testing::field_variants(valid)) {
+    const auto& r = static_cast<const rollout::GenerateRequest&>(*v.message);
+    rollout::GenerateResponse out;
+    grpc::Status s = generate(*stub, r, &out);
+    ++swept;
+    EXPECT_TRUE(allowed.count(s.error_code())) << v.change << ": code " << s.error_code() << ", " << s.error_message();
+    if (!s.ok()) {
+      ++refused;
+      EXPECT_FALSE(s.error_message().empty()) << v.change;
+      EXPECT_LE(s.error_message().size(), 1100u) << v.change;
+      continue;
+    }
+    ASSERT_EQ(out.samples_size(), r.prompts_size() * static_cast<int>(r.samples_per_prompt())) << v.change;
+    for (const auto& sample : out.samples()) {
+      EXPECT_GE(sample.token_ids_size(), 1) << v.change;
+      for (float lp : sample.logprobs()) EXPECT_TRUE(std::isfinite(lp) && lp <= 0) << v.change << ": logprob " << lp;
+      for (int32_t t : sample.token_ids()) EXPECT_TRUE(t >= 0 && t < 264) << v.change << ": token " << t;
+    }
+  }
+  EXPECT_GE(swept, 45);
+  EXPECT_GE(refused, 20);
+  rollout::GenerateResponse out;
+  EXPECT_TRUE(generate(*stub, valid, &out).ok()) << "still serving";
+  EXPECT_EQ(status(*stub).queued_sequences(), 0u);
+  EXPECT_EQ(service.stop(SIGTERM), 0) << service.log();
+}
+
 TEST(RolloutService, SixtyFourConcurrentClientsGetTheirOwnCompleteAnswers) {
   ServiceProcess service = start({"--set", "engine.max_sequences=16"});  // 384 sequences through 16 rows
   auto stub = connect(service);
@@ -312,6 +353,62 @@ TEST(RolloutService, WeightUpdatesApplyWholeOrNotAtAll) {
     ASSERT_TRUE(generate(*stub, greedy, &still).ok());
     EXPECT_EQ(tokens_of(still), tokens_of(after)) << "outputs unchanged after: " << b.says;
   }
+}
+
+// Writes `sent` of the chunks, waits until the worker has surely read them, then drops the stream without ending
+// it: what the worker sees when the trainer dies mid-update (the connection goes, no WritesDone).
+grpc::Status send_then_cut_off(rollout::Rollout::Stub& stub, const std::vector<rollout::WeightChunk>& chunks,
+                               size_t sent) {
+  grpc::ClientContext context;
+  prepare_call(context, 60);
+  rollout::UpdateWeightsResponse response;
+  auto writer = stub.UpdateWeights(&context, &response);
+  for (size_t i = 0; i < sent; ++i) EXPECT_TRUE(writer->Write(chunks[i]));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  context.TryCancel();
+  return writer->Finish();
+}
+
+TEST(RolloutService, AWeightUpdateCutOffMidwayKeepsTheOldWeightsAndVersion) {
+  ServiceProcess service = start();
+  auto stub = connect(service);
+  rollout::GenerateRequest greedy = request(1, 8);
+  greedy.mutable_sampling()->set_temperature(0);
+  rollout::GenerateResponse before, after;
+  ASSERT_TRUE(generate(*stub, greedy, &before).ok());
+  // Cut off after 0, 1 and 2 of the 3 chunks, and after all 3 but before the stream was closed: the trainer never
+  // learnt whether the update took, so the worker must not install it.
+  for (size_t sent : {0, 1, 2, 3}) {
+    grpc::Status s = send_then_cut_off(*stub, negated_head(1), sent);
+    EXPECT_EQ(s.error_code(), grpc::CANCELLED) << sent << " chunks: " << s.error_message();
+    EXPECT_EQ(status(*stub).policy_version(), 0u) << "cut off after " << sent << " chunks";
+    ASSERT_TRUE(generate(*stub, greedy, &after).ok());
+    EXPECT_EQ(tokens_of(after), tokens_of(before)) << "outputs unchanged after a cut off at chunk " << sent;
+  }
+  EXPECT_NE(service.log().find("cut off"), std::string::npos) << service.log();
+  ASSERT_TRUE(send(*stub, negated_head(1)).ok()) << "the same update, sent whole, then applies";
+  EXPECT_EQ(status(*stub).policy_version(), 1u);
+}
+
+TEST(RolloutService, EveryWeightChunkFieldSweptIsRefusedWholeAndTheServiceStaysUp) {
+  ServiceProcess service = start();
+  auto stub = connect(service);
+  const std::vector<rollout::WeightChunk> valid = negated_head(1);
+  int swept = 0;
+  for (const auto& v : testing::field_variants(valid[0])) {  // every field of the first of three chunks
+    std::vector<rollout::WeightChunk> chunks = valid;
+    chunks[0] = static_cast<const rollout::WeightChunk&>(*v.message);
+    grpc::Status s = send(*stub, chunks);
+    ++swept;
+    ASSERT_FALSE(s.ok()) << v.change << " was applied";
+    EXPECT_TRUE(s.error_code() == grpc::INVALID_ARGUMENT || s.error_code() == grpc::DATA_LOSS)
+        << v.change << ": code " << s.error_code() << ", " << s.error_message();
+    EXPECT_NE(s.error_message().find("old weights kept"), std::string::npos) << v.change << ": " << s.error_message();
+  }
+  EXPECT_GE(swept, 25);
+  EXPECT_EQ(status(*stub).policy_version(), 0u);
+  ASSERT_TRUE(send(*stub, valid).ok()) << "the valid update still applies";
+  EXPECT_EQ(status(*stub).policy_version(), 1u);
 }
 
 TEST(RolloutService, ASwapWaitsForSamplesThatMayNotChangeVersion) {

@@ -23,6 +23,7 @@ class ServiceProcess {
   ServiceProcess(const std::string& binary, const std::vector<std::string>& args, int port = 0);
   ~ServiceProcess();
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }  // -1 once stopped
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   // Sends `signal` and waits; returns the exit code, or -1 if it had to be killed after timeout_s.
   int stop(int signal, double timeout_s = 10);
