@@ -36,17 +36,17 @@ __device__ __forceinline__ void gather_rows(const bf16* kv, int64_t n_kv, const 
   }
 }
 
-// Launches kKernel with one CTA per (query, group of Plan::kHeads heads), Plan::kThreads threads and
-// Plan::kSmemBytes of dynamic shared memory (the opt-in above 48 KB is set once per process, before any graph
-// capture; dsrl runs one GPU per process).
+// Launches kKernel with one CTA per (query, group of Plan::kHeads heads) along x and `splits` along y,
+// Plan::kThreads threads and Plan::kSmemBytes of dynamic shared memory (the opt-in above 48 KB is set once per
+// process, before any graph capture; dsrl runs one GPU per process).
 template <auto kKernel, class Plan, class Args>
-cudaError_t launch_per_query(const Args& a, int64_t s_q, int heads, cudaStream_t stream) {
+cudaError_t launch_per_query(const Args& a, int64_t s_q, int heads, cudaStream_t stream, int splits = 1) {
   static const cudaError_t attribute =
       cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Plan::kSmemBytes);
   if (attribute != cudaSuccess) return attribute;
   const int64_t blocks = s_q * (heads / Plan::kHeads);
   if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  kKernel<<<static_cast<unsigned>(blocks), Plan::kThreads, Plan::kSmemBytes, stream>>>(a);
+  kKernel<<<dim3(static_cast<unsigned>(blocks), splits), Plan::kThreads, Plan::kSmemBytes, stream>>>(a);
   return cudaGetLastError();
 }
 

@@ -10,10 +10,20 @@ namespace dsrl::kernels {
 
 // Same contract as sparse_mla_forward_reference, on device pointers, bf16 q/kv/out and fp32 lse. Tensor cores
 // (mma.sync m16n8k16), fp32 scores and softmax, probabilities rounded to bf16 for the value product.
-// Returns cudaErrorInvalidValue when sparse_mla_cuda_supports() is false for the shape, else the launch error.
+// Split-KV (for decoding, where few queries leave SMs idle): with splits > 1 each query's selection is divided
+// among `splits` CTAs whose normalised parts go to the fp32 scratch part_out [s_q, splits, heads, d_v] and
+// part_lse [s_q, splits, heads]; a second kernel merges them by their log-sum-exp. Returns cudaErrorInvalidValue
+// when sparse_mla_cuda_supports() is false for the shape, splits is outside [1, 64] or the scratch is missing,
+// else the launch error.
 cudaError_t sparse_mla_forward_cuda(const __nv_bfloat16* q, const __nv_bfloat16* kv, const int32_t* indices,
                                     __nv_bfloat16* out, float* lse, const SparseMlaShape& shape, float scale,
-                                    cudaStream_t stream);
+                                    cudaStream_t stream, int splits = 1, float* part_out = nullptr,
+                                    float* part_lse = nullptr);
+
+// How many splits fill one wave of the current device's SMs for this shape: 1 when the queries alone fill half of
+// them (prefill, training), more for a few queries over a long selection, each part keeping at least 256 rows;
+// at most 64.
+int sparse_mla_forward_splits(const SparseMlaShape& shape);
 
 // Same contract as sparse_mla_backward_reference, on device pointers: bf16 q, kv, out, dout and dq, fp32 lse (from
 // the forward) and dkv (zeroed here, then accumulated with atomics, so the sum order and its last bits vary from

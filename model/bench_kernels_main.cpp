@@ -12,6 +12,7 @@
 #include <functional>
 #include <utility>
 
+#include "kernels/sparse_mla_cuda.h"
 #include "model/kernel_ops.h"
 #include "model/sampling.h"
 
@@ -37,22 +38,28 @@ at::Tensor eager_sparse_mla(const at::Tensor& q, const at::Tensor& kv, const at:
   return at::einsum("qhk,qkd->qhd", {probs, rows.narrow(-1, 0, d_v)});
 }
 
-void bench_sparse_mla(int64_t s_q, int64_t s_kv, int64_t heads, int64_t topk, int64_t d_qk, int64_t d_v) {
+// splits: 0 = as sparse_mla_forward picks (split-KV for few queries), reported as impl "dsrl"; 1 = one CTA per
+// query and head group, reported as "dsrl_no_split".
+void bench_sparse_mla(int64_t s_q, int64_t s_kv, int64_t heads, int64_t topk, int64_t d_qk, int64_t d_v,
+                      int64_t splits = 0) {
   at::manual_seed(0);
   auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
   at::Tensor q = at::randn({s_q, heads, d_qk}, opts), kv = at::randn({s_kv, d_qk}, opts);
   at::Tensor idx = at::randint(0, s_kv, {s_q, topk}, opts.dtype(at::kInt));
   const double scale = 1.0 / std::sqrt(static_cast<double>(d_qk));
-  const double secs = seconds_per_call([&] { sparse_mla_forward(q, kv, idx, d_v, scale); }, 2, 10);
+  const double secs = seconds_per_call([&] { sparse_mla_forward(q, kv, idx, d_v, scale, splits); }, 2, 10);
   const double flops = 2.0 * s_q * topk * heads * (d_qk + d_v);
+  const kernels::SparseMlaShape shape{s_q, heads, s_kv, d_qk, d_v, topk};
+  const int64_t parts = splits > 0 ? splits : kernels::sparse_mla_forward_splits(shape);
   const int64_t check = std::min<int64_t>(s_q, 128);
-  at::Tensor ours = sparse_mla_forward(q.narrow(0, 0, check), kv, idx.narrow(0, 0, check), d_v, scale).first;
+  at::Tensor ours = sparse_mla_forward(q.narrow(0, 0, check), kv, idx.narrow(0, 0, check), d_v, scale, parts).first;
   at::Tensor eager = eager_sparse_mla(q.narrow(0, 0, check), kv, idx.narrow(0, 0, check), d_v, scale);
   const double max_diff = (ours.to(at::kFloat) - eager.to(at::kFloat)).abs().max().item<double>();
   std::printf(
-      "{\"kernel\": \"sparse_mla_fwd\", \"impl\": \"dsrl\", \"s_q\": %ld, \"s_kv\": %ld, \"heads\": %ld, \"topk\": %ld, "
-      "\"d_qk\": %ld, \"d_v\": %ld, \"ms\": %.3f, \"tflops\": %.1f, \"max_diff_vs_eager\": %.4f}\n",
-      s_q, s_kv, heads, topk, d_qk, d_v, secs * 1e3, flops / secs / 1e12, max_diff);
+      "{\"kernel\": \"sparse_mla_fwd\", \"impl\": \"%s\", \"s_q\": %ld, \"s_kv\": %ld, \"heads\": %ld, \"topk\": %ld, "
+      "\"d_qk\": %ld, \"d_v\": %ld, \"splits\": %ld, \"ms\": %.3f, \"tflops\": %.1f, \"max_diff_vs_eager\": %.4f}\n",
+      splits == 1 ? "dsrl_no_split" : "dsrl", s_q, s_kv, heads, topk, d_qk, d_v, parts, secs * 1e3, flops / secs / 1e12,
+      max_diff);
   std::fflush(stdout);
 }
 
@@ -172,7 +179,12 @@ int main() {
   dsrl::bench_sparse_mla_backward(8192, 8192, 16, 256, 288, 256);
   dsrl::bench_indexer(1, 16384, 64, 128, 2048);              // issue 10's indexer goal: causal 16K, 64 x 128
   dsrl::bench_indexer(4, 2048, 8, 64, 256);                  // the 286M benchmark model's indexer
-  dsrl::bench_sparse_mla(64, 64 * 8192, 128, 2048, 576, 512);  // decoding: 64 sequences, one query each
+  // Decoding, one query per sequence: split-KV (as picked) beside one CTA per query.
+  for (int64_t splits : {0, 1}) {
+    dsrl::bench_sparse_mla(64, 64 * 8192, 128, 2048, 576, 512, splits);  // 64 sequences, V3.2's attention
+    dsrl::bench_sparse_mla(8, 8 * 8192, 128, 2048, 576, 512, splits);    // 8 sequences
+    dsrl::bench_sparse_mla(64, 64 * 2048, 16, 256, 288, 256, splits);    // the 286M model's rollout
+  }
   dsrl::bench_indexer_decode(64, 8192, 64, 128, 2048);
   dsrl::bench_sampling(64, 129280, 0.95);
   return 0;

@@ -102,8 +102,11 @@ __nv_bfloat16* bf16_mut_ptr(at::Tensor& t) { return reinterpret_cast<__nv_bfloat
 }  // namespace
 
 std::pair<at::Tensor, at::Tensor> sparse_mla_forward(const at::Tensor& q, const at::Tensor& kv,
-                                                     const at::Tensor& indices, int64_t d_v, double scale) {
+                                                     const at::Tensor& indices, int64_t d_v, double scale,
+                                                     int64_t splits) {
   check_sparse_mla_inputs("sparse_mla_forward", q, kv, indices, d_v);
+  DSRL_CHECK(splits >= 0 && splits <= 64, "sparse_mla_forward: splits must be in [0, 64] (0: automatic), got {}",
+             splits);
   kernels::SparseMlaShape shape{q.size(0), q.size(1), kv.size(0), q.size(2), d_v, indices.size(1)};
   at::Tensor idx = sparse_mla_rows(indices, shape.n_kv);
   at::Tensor lse = at::empty({shape.s_q, shape.heads}, q.options().dtype(at::kFloat));
@@ -113,9 +116,16 @@ std::pair<at::Tensor, at::Tensor> sparse_mla_forward(const at::Tensor& q, const 
     const c10::cuda::CUDAGuard device(q.device());
     at::Tensor qc = aligned_contiguous(q), kvc = aligned_contiguous(kv);
     at::Tensor out = at::empty({shape.s_q, shape.heads, d_v}, q.options());
-    cudaError_t err = kernels::sparse_mla_forward_cuda(bf16_ptr(qc), bf16_ptr(kvc), idx.data_ptr<int32_t>(),
-                                                       bf16_mut_ptr(out), lse.data_ptr<float>(), shape,
-                                                       static_cast<float>(scale), at::cuda::getCurrentCUDAStream());
+    const int parts = splits > 0 ? static_cast<int>(splits) : kernels::sparse_mla_forward_splits(shape);
+    at::Tensor part_out, part_lse;  // split-KV scratch
+    if (parts > 1) {
+      part_out = at::empty({shape.s_q, parts, shape.heads, d_v}, lse.options());
+      part_lse = at::empty({shape.s_q, parts, shape.heads}, lse.options());
+    }
+    cudaError_t err = kernels::sparse_mla_forward_cuda(
+        bf16_ptr(qc), bf16_ptr(kvc), idx.data_ptr<int32_t>(), bf16_mut_ptr(out), lse.data_ptr<float>(), shape,
+        static_cast<float>(scale), at::cuda::getCurrentCUDAStream(), parts,
+        parts > 1 ? part_out.data_ptr<float>() : nullptr, parts > 1 ? part_lse.data_ptr<float>() : nullptr);
     DSRL_CHECK(err == cudaSuccess, "sparse_mla_forward_cuda failed: {}", cudaGetErrorString(err));
     return {out, lse};
 #else

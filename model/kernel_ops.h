@@ -15,8 +15,11 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 // int64 rows of kv (-1 = none); the first d_v channels of a kv row are its value. CUDA tensors run the kernel
 // (bf16, shapes sparse_mla_cuda_supports accepts); CPU tensors run the C++ reference in fp32.
 // Returns {out [N, H, d_v] in q's dtype, lse [N, H] fp32 natural-log log-sum-exp, -inf where nothing is selected}.
+// `splits` (CUDA only): parts each query's selection is divided into (split-KV, for decoding); 0 picks what fills
+// the GPU (kernels::sparse_mla_forward_splits: 1 unless there are few queries), 1 turns splitting off.
 std::pair<at::Tensor, at::Tensor> sparse_mla_forward(const at::Tensor& q, const at::Tensor& kv,
-                                                     const at::Tensor& indices, int64_t d_v, double scale);
+                                                     const at::Tensor& indices, int64_t d_v, double scale,
+                                                     int64_t splits = 0);
 // Gradients of sparse_mla_forward for dout [N, H, d_v], given that call's out and lse (same inputs):
 // {dq [N, H, d_qk] in q's dtype, dkv [T, d_qk] in kv's dtype}. CUDA tensors run the tensor-core kernel (same shapes
 // as the forward; dkv is summed with fp32 atomics, so its last bits vary between runs); CPU the C++ reference.

@@ -36,6 +36,10 @@ for kernel, shape in keys:
     rate = lambda r: r.get("tflops", f'{r["key_gbps"]} GB/s' if "key_gbps" in r else "-")
     print(f'| {kernel} | {shape} | {ours.get("ms", "-")} | {rate(ours)} | {eager.get("ms", "-")} | '
           f'{rate(eager)} | {speedup} | {check} | {ANCHORS.get((kernel, shape), "")} |')
+    if "dsrl_no_split" in got:  # decoding: the same kernel with one CTA per query, no split-KV
+        one = got["dsrl_no_split"]
+        print(f'| (one CTA per query; dsrl above: {ours.get("splits", "-")} splits) | {shape} | {one["ms"]} | '
+              f'{rate(one)} | | | | | |')
     if "logits_only_ms" in ours:
         print(f'| (indexer logits alone) | {shape} | {ours["logits_only_ms"]} | {ours["logits_only_tflops"]} | | | | | |')
         print(f'| (top-k alone) | {shape} | {ours["topk_only_ms"]} | | | | | | |')

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/sparse_mla_cuda.h"
 #include "model/kernel_ops.h"
 #include "model/transformer.h"
 #include "tests/model/model_fixture.h"
@@ -39,22 +40,28 @@ TEST(GpuSparseMla, MatchesReferenceAndEagerAcrossShapes) {
     at::Tensor idx = at::randint(-1, c.n_kv + 1, {c.s_q, c.topk}, at::kInt);
     idx[0].fill_(-1);
     const double scale = 1.0 / std::sqrt(static_cast<double>(c.d_qk));
-    auto [out, lse] = sparse_mla_forward(q.cuda(), kv.cuda(), idx.cuda(), c.d_v, scale);
-    ASSERT_EQ(out.scalar_type(), at::kBFloat16) << c.name();
-    at::Tensor got = out.cpu().to(at::kFloat), got_lse = lse.cpu();
     auto [want, want_lse] = testing::sparse_mla_eager(q.cuda(), kv.cuda(), idx.cuda(), c.d_v, scale);
-    const double out_err = (got - want.cpu()).abs().max().item<double>();
-    EXPECT_LT(out_err, 2e-2) << c.name();
     at::Tensor finite = at::isfinite(want_lse.cpu());
-    EXPECT_TRUE(at::equal(finite, at::isfinite(got_lse))) << c.name();
-    EXPECT_TRUE(at::allclose(got_lse.masked_fill(~finite, 0), want_lse.cpu().masked_fill(~finite, 0), 1e-3, 1e-3))
-        << c.name();
-    EXPECT_EQ(got[0].abs().max().item<float>(), 0.0f) << c.name() << ": nothing selected must give zeros";
-    if (c.s_q * c.heads * c.topk * c.d_qk <= 40'000'000) {  // the C++ reference on the CPU, where it is quick
-      auto [ref, ref_lse] = sparse_mla_forward(q, kv, idx, c.d_v, scale);
-      EXPECT_LT((got - ref.to(at::kFloat)).abs().max().item<double>(), 2e-2) << c.name() << " vs reference";
+    // One CTA per query, split-KV as chosen for this GPU, and 3 and 7 parts (parts past the selection are empty).
+    for (int64_t splits : {1, 0, 3, 7}) {
+      const std::string name = c.name() + ", splits " + std::to_string(splits);
+      auto [out, lse] = sparse_mla_forward(q.cuda(), kv.cuda(), idx.cuda(), c.d_v, scale, splits);
+      ASSERT_EQ(out.scalar_type(), at::kBFloat16) << name;
+      at::Tensor got = out.cpu().to(at::kFloat), got_lse = lse.cpu();
+      EXPECT_LT((got - want.cpu()).abs().max().item<double>(), 2e-2) << name;
+      EXPECT_TRUE(at::equal(finite, at::isfinite(got_lse))) << name;
+      EXPECT_TRUE(at::allclose(got_lse.masked_fill(~finite, 0), want_lse.cpu().masked_fill(~finite, 0), 1e-3, 1e-3))
+          << name;
+      EXPECT_EQ(got[0].abs().max().item<float>(), 0.0f) << name << ": nothing selected must give zeros";
+      if (c.s_q * c.heads * c.topk * c.d_qk <= 40'000'000) {  // the C++ reference on the CPU, where it is quick
+        auto [ref, ref_lse] = sparse_mla_forward(q, kv, idx, c.d_v, scale);
+        EXPECT_LT((got - ref.to(at::kFloat)).abs().max().item<double>(), 2e-2) << name << " vs reference";
+      }
     }
   }
+  const kernels::SparseMlaShape decode{8, 128, 70000, 576, 512, 2048}, prefill{4096, 128, 8192, 576, 512, 2048};
+  EXPECT_GT(kernels::sparse_mla_forward_splits(decode), 1) << "8 queries x 2 CTAs leave most SMs idle";
+  EXPECT_EQ(kernels::sparse_mla_forward_splits(prefill), 1);
 }
 
 // |got - want| / |want| (Frobenius norms), with |want| taken as at least 1e-2 per element's RMS: a gradient that is
