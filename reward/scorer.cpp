@@ -254,19 +254,10 @@ std::vector<ItemResult> Scorer::score(const std::vector<ScoreItem>& items) {
                                        first_judge_failure->error));
   scored_ += items.size();
   failed_ += failed;
-  std::lock_guard<std::mutex> lock(recent_mutex_);
-  recent_.emplace_back(std::chrono::steady_clock::now(), items.size());
+  recent_.add(static_cast<int64_t>(items.size()));
   return results;
 }
 
-double Scorer::items_per_second() const {
-  constexpr auto kWindow = std::chrono::seconds(10);
-  const auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(recent_mutex_);
-  while (!recent_.empty() && now - recent_.front().first > kWindow) recent_.pop_front();
-  size_t items = 0;
-  for (const auto& [when, n] : recent_) items += n;
-  return items / std::chrono::duration<double>(kWindow).count();
-}
+double Scorer::items_per_second() const { return recent_.per_second(); }
 
 }  // namespace dsrl

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "agent/python_tool.h"
+#include "common/rate_window.h"
 #include "reward/config.h"
 
 namespace dsrl {
@@ -81,8 +81,7 @@ class Scorer {
   JudgeBackend* judge_;
   std::map<std::string, std::unique_ptr<PythonTool>> sandboxes_;  // task type -> its code_tests interpreter
   std::atomic<uint64_t> scored_{0}, failed_{0}, judgements_{0}, judgements_failed_{0};
-  mutable std::mutex recent_mutex_;
-  mutable std::deque<std::pair<std::chrono::steady_clock::time_point, size_t>> recent_;  // (when, items)
+  RateWindow recent_{std::chrono::seconds(10)};  // items scored
 };
 
 }  // namespace dsrl

@@ -148,13 +148,8 @@ EngineStatus EngineImpl::status() {
   s.queued = queued_count_;
   s.kv_capacity_bytes = cache_->bytes();
   s.kv_used_bytes = cached_tokens_ * cache_->bytes_per_token();
+  s.tokens_per_second = recent_.per_second();
   std::lock_guard<std::mutex> lock(stats_mutex_);
-  const auto now = std::chrono::steady_clock::now();
-  while (!recent_.empty() && now - recent_.front().first > std::chrono::seconds(5)) recent_.pop_front();
-  int64_t tokens = 0;
-  for (const auto& r : recent_) tokens += r.second;
-  if (!recent_.empty())
-    s.tokens_per_second = tokens / std::max(1e-3, std::chrono::duration<double>(now - recent_.front().first).count());
   s.mask_bytes_per_token = mask_tokens_ ? static_cast<double>(mask_bytes_) / mask_tokens_ : 0;
   return s;
 }

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/rate_window.h"
 #include "model/kv_cache.h"
 #include "model/sampling.h"
 #include "model/transformer.h"
@@ -153,7 +154,7 @@ class EngineImpl : public Engine {
   std::atomic<uint64_t> version_{0};
   std::atomic<int64_t> running_count_{0}, queued_count_{0}, cached_tokens_{0}, prefills_{0};
   std::mutex stats_mutex_;
-  std::deque<std::pair<std::chrono::steady_clock::time_point, int64_t>> recent_;  // (time, tokens) per step
+  RateWindow recent_{std::chrono::seconds(5)};  // tokens generated, per decode step
   int64_t mask_bytes_ = 0, mask_tokens_ = 0;
   std::thread thread_;
 };

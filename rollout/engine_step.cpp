@@ -165,8 +165,8 @@ void EngineImpl::take_tokens(const std::vector<Sequence*>& seqs, const at::Tenso
     }
   }
   {
+    recent_.add(static_cast<int64_t>(seqs.size()));
     std::lock_guard<std::mutex> lock(stats_mutex_);
-    recent_.emplace_back(std::chrono::steady_clock::now(), static_cast<int64_t>(seqs.size()));
     mask_bytes_ += mask_bytes;
     mask_tokens_ += mask_tokens;
   }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 
 #include "proto/reward.grpc.pb.h"
@@ -124,6 +125,8 @@ TEST(RewardService, EveryScoreFieldSweptGetsScoresOrAClearRefusal) {
       if (!score.error().empty()) ++item_errors;
     }
   }
+  std::cout << "Score: " << swept << " variants, " << refused << " refused, " << item_errors << " item errors"
+            << std::endl;
   EXPECT_GE(swept, 30);
   EXPECT_GE(refused, 2);      // no items, 1001 items with one id
   EXPECT_GE(item_errors, 5);  // unknown task types, texts above max_text_bytes, ...

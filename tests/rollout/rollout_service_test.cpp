@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -20,23 +21,14 @@
 #include "proto/server.h"
 #include "tests/services/field_sweep.h"
 #include "tests/services/process.h"
+#include "tests/services/tiny_model.h"
 
 namespace dsrl {
 namespace {
 
 using testing::ServiceProcess;
 
-// A tiny checkpoint (vocab 264, 4 layers of which 3 MoE, index_topk 64), made once per process.
-const std::string& checkpoint() {
-  static const std::string dir = [] {
-    std::string d = std::filesystem::temp_directory_path() / ("dsrl_rollout_ckpt_" + std::to_string(getpid()));
-    auto r = testing::run_process(DSRL_MODEL_BIN, {"init", d, "--config", std::string(DSRL_SOURCE_DIR) +
-                                  "/configs/model/tiny.yaml", "--seed", "4"});
-    if (r.exit_code != 0) throw std::runtime_error("dsrl-model init failed: " + r.err);
-    return d;
-  }();
-  return dir;
-}
+const std::string& checkpoint() { return testing::tiny_checkpoint(); }
 
 ServiceProcess start(std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {"--set", "model.checkpoint=" + checkpoint(), "--set", "engine.max_context=512"};
@@ -203,6 +195,7 @@ TEST(RolloutService, EveryGenerateFieldSweptGetsAnAnswerOrAClearRefusal) {
       for (int32_t t : sample.token_ids()) EXPECT_TRUE(t >= 0 && t < 264) << v.change << ": token " << t;
     }
   }
+  std::cout << "Generate: " << swept << " variants, " << refused << " refused" << std::endl;
   EXPECT_GE(swept, 45);
   EXPECT_GE(refused, 20);
   rollout::GenerateResponse out;
@@ -405,6 +398,7 @@ TEST(RolloutService, EveryWeightChunkFieldSweptIsRefusedWholeAndTheServiceStaysU
         << v.change << ": code " << s.error_code() << ", " << s.error_message();
     EXPECT_NE(s.error_message().find("old weights kept"), std::string::npos) << v.change << ": " << s.error_message();
   }
+  std::cout << "WeightChunk: " << swept << " variants, all refused" << std::endl;
   EXPECT_GE(swept, 25);
   EXPECT_EQ(status(*stub).policy_version(), 0u);
   ASSERT_TRUE(send(*stub, valid).ok()) << "the valid update still applies";

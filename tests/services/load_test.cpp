@@ -22,6 +22,7 @@
 #include "proto/rollout.grpc.pb.h"
 #include "proto/server.h"
 #include "tests/services/process.h"
+#include "tests/services/tiny_model.h"
 
 namespace dsrl {
 namespace {
@@ -102,17 +103,6 @@ void record(const std::string& name, const std::vector<double>& samples, const s
 
 // --- rollout ---------------------------------------------------------------------------------------------------
 
-const std::string& tiny_checkpoint() {
-  static const std::string dir = [] {
-    std::string d = std::filesystem::temp_directory_path() / ("dsrl_load_ckpt_" + std::to_string(getpid()));
-    auto r = testing::run_process(DSRL_MODEL_BIN, {"init", d, "--config", std::string(DSRL_SOURCE_DIR) +
-                                  "/configs/model/tiny.yaml", "--seed", "4"});
-    if (r.exit_code != 0) throw std::runtime_error("dsrl-model init failed: " + r.err);
-    return d;
-  }();
-  return dir;
-}
-
 rollout::GenerateRequest generate_request(uint64_t seed) {
   rollout::GenerateRequest r;
   auto* p = r.add_prompts();
@@ -131,7 +121,7 @@ rollout::GenerateRequest generate_request(uint64_t seed) {
 TEST(Load, RolloutServes256ConcurrentGenerateStreams) {
   constexpr int kStreams = 256;
   const double seconds = seconds_from_env(120);
-  ServiceProcess service(DSRL_ROLLOUT_BIN, {"--set", "model.checkpoint=" + tiny_checkpoint(), "--set",
+  ServiceProcess service(DSRL_ROLLOUT_BIN, {"--set", "model.checkpoint=" + testing::tiny_checkpoint(), "--set",
                                             "engine.max_context=512", "--set", "engine.max_sequences=64"});
   auto stub = rollout::Rollout::NewStub(make_channel(service.address()));
   RssSampler rss(service.pid());
@@ -182,6 +172,7 @@ TEST(Load, RolloutServes256ConcurrentGenerateStreams) {
   EXPECT_EQ(failures.load(), 0) << first_error;
   EXPECT_GE(calls.load(), kStreams);
   EXPECT_GE(peak_sequences.load(), 2u * kStreams * 3 / 4) << "the streams were not concurrent";
+  EXPECT_GE(rss.samples().size(), 8u) << "too short to judge memory: run at least 8 s (DSRL_LOAD_SECONDS)";
   EXPECT_TRUE(m.flat()) << "RSS grew from " << m.warm_mib << " MiB to " << m.end_mib << " MiB";
   EXPECT_EQ(service.stop(SIGTERM, 30), 0) << service.log();
 }
@@ -199,6 +190,7 @@ reward::ScoreRequest score_request(int client, int64_t round) {
     item->set_response(i % 2 ? fmt::format("<think>adding</think> The answer is \\boxed{{{}}}.", a + b + i % 3)
                              : fmt::format("<think>相加</think> 答案是 \\boxed{{{}}}", a + b));
     item->set_reference_answer(std::to_string(a + b));
+    if (i % 2 == 0) item->set_target_language("zh");
     item->set_response_tokens(static_cast<uint32_t>(20 + i));
   }
   return r;
@@ -211,6 +203,8 @@ TEST(Load, RewardServiceAtFullRateKeepsItsMemoryFlat) {
   auto stub = reward::Reward::NewStub(make_channel(service.address()));
   RssSampler rss(service.pid());
   std::atomic<int64_t> items{0}, failures{0};
+  std::mutex first_error_mutex;
+  std::string first_error;
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::duration<double>(seconds);
   std::vector<std::thread> threads;
@@ -229,8 +223,13 @@ TEST(Load, RewardServiceAtFullRateKeepsItsMemoryFlat) {
           good = out.scores(i).error().empty() && rule != signals.end() &&
                  rule->second == ((i % 2 == 0 || i % 3 == 0) ? 1.0 : 0.0);
         }
-        if (good) items += out.scores_size();
-        else ++failures;
+        if (good) {
+          items += out.scores_size();
+        } else if (failures++ == 0) {
+          std::lock_guard<std::mutex> lock(first_error_mutex);
+          first_error = s.ok() ? "wrong or missing scores: " + out.ShortDebugString().substr(0, 600)
+                               : s.error_message();
+        }
       }
     });
   }
@@ -244,8 +243,9 @@ TEST(Load, RewardServiceAtFullRateKeepsItsMemoryFlat) {
                      "\"rss_max_mib\": {:.1f}}}",
                      elapsed, clients, items.load(), items.load() / elapsed, failures.load(), m.warm_mib, m.end_mib,
                      m.max_mib));
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(failures.load(), 0) << first_error;
   EXPECT_GT(items.load(), 0);
+  EXPECT_GE(rss.samples().size(), 8u) << "too short to judge memory: run at least 8 s (DSRL_LOAD_SECONDS)";
   EXPECT_TRUE(m.flat()) << "RSS grew from " << m.warm_mib << " MiB to " << m.end_mib << " MiB";
   EXPECT_EQ(service.stop(SIGINT, 30), 0) << service.log();
 }

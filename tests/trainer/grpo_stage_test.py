@@ -8,10 +8,8 @@ rollout's (ratio 1, KL 0), which holds only if keep routing and keep sampling ma
 Usage: grpo_stage_test.py MPIRUN DSRL_TRAIN SOURCE_DIR"""
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from stage_runner import StageRunner  # noqa: E402
@@ -94,15 +92,7 @@ runner.check("resume pushes the weights first", log.count("pushed to the workers
 # steps after the checkpoint repeat the uninterrupted run's numbers exactly (timings aside).
 steps = ["train.steps=6", "train.checkpoint_every=1", "train.keep_checkpoints=2", "grpo.eval_every=0"]
 grpo("straight", *steps)
-proc = grpo("killed", *steps, background=True)
-deadline = time.time() + 300
-while time.time() < deadline and proc.poll() is None:
-    if os.path.exists(f"{TMP}/killed/metrics.jsonl") and max(metrics("killed"), default=0) >= 3:
-        os.killpg(proc.pid, signal.SIGKILL)
-        break
-    time.sleep(0.002)
-proc.wait()
-killed_at = max(metrics("killed"))
+killed_at = runner.kill_after_step(grpo("killed", *steps, background=True), "killed", 3)
 runner.check("the job was killed before it finished", killed_at < 6, killed_at)
 grpo("killed", *steps, resume=True)
 full, resumed = metrics("straight"), metrics("killed")

@@ -7,9 +7,7 @@ Usage: lm_stage_test.py MPIRUN DSRL_TRAIN SOURCE_DIR"""
 import os
 import subprocess
 import shutil
-import signal
 import sys
-import time
 
 from stage_runner import StageRunner
 
@@ -61,15 +59,7 @@ check("a tokens_per_step that micro-batches cannot fill is refused, naming the k
 # Resume: SIGKILL somewhere after step 7, resume, compare with an uninterrupted run (bit-identical losses).
 steps = ["train.steps=12", "train.checkpoint_every=1", "train.keep_checkpoints=3"]
 train("straight", sets=steps)
-proc = train("killed", sets=steps, background=True)
-deadline = time.time() + 120
-while time.time() < deadline and proc.poll() is None:
-    if os.path.exists(f"{TMP}/killed/metrics.jsonl") and max(losses("killed"), default=0) >= 7:
-        os.killpg(proc.pid, signal.SIGKILL)
-        break
-    time.sleep(0.002)
-proc.wait()
-killed_at = max(losses("killed"))
+killed_at = R.kill_after_step(train("killed", sets=steps, background=True), "killed", 7, timeout=120)
 train("killed", sets=steps + ["log.level=info"], resume=True)
 full, resumed = losses("straight"), losses("killed")
 check(f"killed after step {killed_at} and resumed: steps 8-12 bit-identical",

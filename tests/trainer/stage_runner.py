@@ -24,6 +24,22 @@ class StageRunner:
             sys.exit(f"FAIL: {' '.join(cmd)} exited {proc.returncode}, expected {expect_exit}:\n" + self.log(run))
         return None
 
+    def kill_after_step(self, proc, run, step, timeout=300):
+        """SIGKILLs proc's process group (started with its own session) as soon as <tmp>/<run>/metrics.jsonl has a
+        row for `step` or later; returns the last step logged."""
+        import os
+        import signal
+        import time
+        deadline = time.time() + timeout
+        logged = lambda: max(self.metrics(run), default=0) if os.path.exists(f"{self.tmp}/{run}/metrics.jsonl") else 0
+        while time.time() < deadline and proc.poll() is None:
+            if logged() >= step:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.002)
+        proc.wait()
+        return logged()
+
     def log(self, run):
         return open(f"{self.tmp}/{run}.log").read()
 
