@@ -20,6 +20,10 @@ at::Tensor selection_mask(const at::Tensor& topk, int64_t num_keys) {
   return mask.scatter_(-1, slot, true).narrow(-1, 0, num_keys);
 }
 
+at::Tensor selected_valid(const at::Tensor& topk, const at::Tensor& positions) {
+  return (topk >= 0) & (topk <= positions.unsqueeze(-1));
+}
+
 // --- indexer ------------------------------------------------------------------------------------------------
 
 IndexerImpl::IndexerImpl(const ModelConfig& c)
@@ -52,21 +56,44 @@ std::pair<at::Tensor, at::Tensor> IndexerImpl::queries(const at::Tensor& x, cons
   return {q, w};
 }
 
+std::pair<at::Tensor, at::Tensor> IndexerImpl::score_operands(const at::Tensor& q, const at::Tensor& keys) const {
+  at::Tensor qs = q, k = keys;
+  if (fp8) {
+    qs = fp8_e4m3_roundtrip(hadamard_rotate(qs));
+    k = fp8_e4m3_roundtrip(hadamard_rotate(k));
+  }
+  // d^-0.5 goes into q (ReLU commutes with a positive scale).
+  return {qs.to(at::kFloat) * (1.0 / std::sqrt(static_cast<double>(head_dim))), k.to(at::kFloat)};
+}
+
 at::Tensor IndexerImpl::scores(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys,
                                const AttentionContext& ctx) {
   const int64_t B = x.size(0), S = x.size(1), T = keys.size(1);
   auto [q, w] = queries(x, q_lat, ctx);
-  at::Tensor k = keys;  // [B, T, d]
-  if (fp8) {
-    q = fp8_e4m3_roundtrip(hadamard_rotate(q));
-    k = fp8_e4m3_roundtrip(hadamard_rotate(k));
-  }
-  // One batched GEMM per sequence: [B, S*Hi, d] x [B, d, T] (a broadcast matmul would copy k for every query);
-  // d^-0.5 goes into q (ReLU commutes with a positive scale).
-  at::Tensor qs = q.to(at::kFloat).reshape({B, S * heads, head_dim}) * (1.0 / std::sqrt(static_cast<double>(head_dim)));
-  at::Tensor logits = at::relu(at::bmm(qs, k.to(at::kFloat).transpose(1, 2)));   // [B, S*Hi, T]
+  auto [qs, k] = score_operands(q, keys);  // [B, S, Hi, d], [B, T, d]
+  // One batched GEMM per sequence: [B, S*Hi, d] x [B, d, T] (a broadcast matmul would copy k for every query).
+  at::Tensor logits = at::relu(at::bmm(qs.reshape({B, S * heads, head_dim}), k.transpose(1, 2)));  // [B, S*Hi, T]
   at::Tensor index = at::bmm(w.reshape({B * S, 1, heads}), logits.view({B * S, heads, T})).view({B, S, T});
   return index.masked_fill(causal_mask(ctx.positions, T).logical_not(), -INFINITY);
+}
+
+at::Tensor IndexerImpl::selected_scores(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys,
+                                        const at::Tensor& topk, const AttentionContext& ctx) {
+  const int64_t B = x.size(0), S = x.size(1), T = keys.size(1), K = topk.size(-1);
+  auto [q, w] = queries(x, q_lat, ctx);
+  at::Tensor valid = selected_valid(topk, ctx.positions);  // [B, S, K]
+  at::Tensor rows = at::where(valid, topk + at::arange(B, topk.options()).view({B, 1, 1}) * T, -1);
+  if (ctx.kernels && !fp8 && keys.scalar_type() == at::kBFloat16 && selected_scores_kernel_applies(q)) {
+    // The GPU kernels gather the selected keys themselves, forward and backward; d^-0.5 goes into w.
+    at::Tensor wd = w * (1.0 / std::sqrt(static_cast<double>(head_dim)));
+    return indexer_selected_scores(q.reshape({B * S, heads, head_dim}), wd.reshape({B * S, heads}),
+                                   keys.reshape({B * T, head_dim}), rows.view({B * S, K})).view({B, S, K});
+  }
+  auto [qs, k] = score_operands(q, keys);  // [B, S, Hi, d], [B, T, d]
+  at::Tensor picked = k.reshape({B * T, head_dim}).index_select(0, rows.clamp_min(0).flatten());
+  at::Tensor logits = at::relu(at::matmul(qs, picked.view({B, S, K, head_dim}).transpose(-1, -2)));  // [B, S, Hi, K]
+  at::Tensor index = at::matmul(w.unsqueeze(2), logits).squeeze(2);                                    // [B, S, K]
+  return index.masked_fill(valid.logical_not(), -INFINITY);
 }
 
 at::Tensor IndexerImpl::choose(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys,
@@ -120,8 +147,10 @@ at::Tensor MLAImpl::forward(const at::Tensor& x, const LayerKeys& keys, const At
   at::Tensor q_pe = rope_interleaved(q.narrow(-1, nope_dim_, rope_dim_), ctx.cos, ctx.sin);
 
   at::Tensor topk;  // [B, S, k] selected key positions, undefined in dense mode
-  at::Tensor index_scores;  // [B, S, T] with gradient to the indexer's weights when it is being trained
-  if (ctx.indexer_terms) index_scores = indexer->scores(x.detach(), q_lat.detach(), keys.index_k, ctx);
+  // Dense warm-up trains the indexer on every causal key: [B, S, T] scores with gradient to its weights. Sparse
+  // training scores the selected keys only (add_indexer_terms).
+  at::Tensor index_scores;
+  if (ctx.indexer_terms && !ctx.sparse) index_scores = indexer->scores(x.detach(), q_lat.detach(), keys.index_k, ctx);
   if (replay_topk.defined()) {
     TORCH_CHECK(replay_topk.dim() == 3 && replay_topk.size(0) == B && replay_topk.size(1) == S,
                 "replayed indexer top-k must be [", B, ", ", S, ", k], got ", replay_topk.sizes());
@@ -134,7 +163,11 @@ at::Tensor MLAImpl::forward(const at::Tensor& x, const LayerKeys& keys, const At
                                   : indexer->choose(x, q_lat, keys.index_k, ctx);
   }
   if (chosen_topk) *chosen_topk = topk;
-  if (ctx.indexer_terms) add_indexer_terms(q_nope, q_pe, keys, ctx, index_scores, topk);
+  if (ctx.indexer_terms && ctx.sparse) {
+    add_sparse_indexer_terms(x, q_lat, q_nope, q_pe, keys, ctx, topk);
+  } else if (ctx.indexer_terms) {
+    add_dense_indexer_terms(q_nope, q_pe, keys, ctx, index_scores, topk);
+  }
   if (!ctx.sparse && !replay_topk.defined()) topk = at::Tensor();
 
   const bool mqa = ctx.impl == AttentionImpl::kMQA;
@@ -169,29 +202,48 @@ at::Tensor MLAImpl::attend_mha(const at::Tensor& q_nope, const at::Tensor& q_pe,
   return out.transpose(1, 2);  // [B, S, H, dv]
 }
 
-void MLAImpl::add_indexer_terms(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
-                                const AttentionContext& ctx, const at::Tensor& scores, const at::Tensor& topk) {
+void MLAImpl::add_dense_indexer_terms(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
+                                      const AttentionContext& ctx, const at::Tensor& scores, const at::Tensor& topk) {
   const int64_t T = keys.ckv.size(1);
   at::Tensor causal = causal_mask(ctx.positions, T);              // [B, S, T]
   at::Tensor chosen = causal & selection_mask(topk, T);           // the indexer's top-k
-  at::Tensor attended = ctx.sparse ? chosen : causal;             // what the main attention used
   at::Tensor q, k;
   {
     at::NoGradGuard no_grad;
     std::tie(q, k, std::ignore) = mha_heads(q_nope.detach(), q_pe.detach(), keys);
   }
-  AttentionTarget target = attention_target(q, k, scale_, causal, attended, chosen);
-  ctx.indexer_terms->kl.push_back(indexer_kl(target.probs, scores, attended));  // [B, S]
-  ctx.indexer_terms->recall.push_back(target.recall);                           // [B, S]
+  AttentionTarget target = attention_target(q, k, scale_, causal, causal, chosen);
+  ctx.indexer_terms->kl.push_back(indexer_kl(target.probs, scores, causal));  // [B, S]
+  ctx.indexer_terms->recall.push_back(target.recall);                         // [B, S]
+}
+
+void MLAImpl::add_sparse_indexer_terms(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& q_nope,
+                                       const at::Tensor& q_pe, const LayerKeys& keys, const AttentionContext& ctx,
+                                       const at::Tensor& topk) {
+  at::Tensor scores = indexer->selected_scores(x.detach(), q_lat.detach(), keys.index_k, topk, ctx);  // [B, S, k]
+  at::Tensor valid = selected_valid(topk, ctx.positions);                                             // [B, S, k]
+  AttentionTarget target;
+  {
+    at::NoGradGuard no_grad;
+    at::Tensor q = absorbed_query(q_nope, q_pe);                          // [B, S, H, C + R]
+    at::Tensor kv = at::cat({keys.ckv, keys.kpe}, -1);                   // [B, T, C + R]
+    target = selected_attention_target(q, kv, scale_, causal_mask(ctx.positions, kv.size(1)), topk, valid);
+  }
+  ctx.indexer_terms->kl.push_back(indexer_kl(target.probs, scores, valid));  // [B, S]
+  ctx.indexer_terms->recall.push_back(target.recall);                        // [B, S]
+}
+
+at::Tensor MLAImpl::absorbed_query(const at::Tensor& q_nope, const at::Tensor& q_pe) {
+  at::Tensor w_uk = kv_b_proj->weight.view({heads_, nope_dim_ + v_dim_, kv_rank_}).narrow(1, 0, nope_dim_);
+  return at::cat({at::einsum("bshd,hdc->bshc", {q_nope, w_uk}), q_pe}, -1);  // [B, S, H, C + R]
 }
 
 at::Tensor MLAImpl::attend_mqa(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
                                const at::Tensor& topk, const AttentionContext& ctx) {
   const int64_t B = keys.ckv.size(0), T = keys.ckv.size(1), S = q_nope.size(1), W = kv_rank_ + rope_dim_;
-  at::Tensor w = kv_b_proj->weight.view({heads_, nope_dim_ + v_dim_, kv_rank_});
-  at::Tensor w_uk = w.narrow(1, 0, nope_dim_), w_uv = w.narrow(1, nope_dim_, v_dim_);  // [H, dn, C], [H, dv, C]
+  at::Tensor w_uv = kv_b_proj->weight.view({heads_, nope_dim_ + v_dim_, kv_rank_}).narrow(1, nope_dim_, v_dim_);
   // Absorbed query against the MQA key [c_kv, k_pe]: one GEMM per score, one gather per selection.
-  at::Tensor q = at::cat({at::einsum("bshd,hdc->bshc", {q_nope, w_uk}), q_pe}, -1);  // [B, S, H, C + R]
+  at::Tensor q = absorbed_query(q_nope, q_pe);                                          // [B, S, H, C + R]
   at::Tensor kv = at::cat({keys.ckv, keys.kpe}, -1);                                    // [B, T, C + R]
   at::Tensor probs, o_lat;
   if (topk.defined() && ctx.kernels && sparse_mla_kernel_applies(q, kv_rank_)) {

@@ -54,8 +54,16 @@ class IndexerImpl : public torch::nn::Module {
   // else select(scores(...)).
   at::Tensor choose(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys, const AttentionContext& ctx);
 
+  // Scores of the selected keys only, with gradient (sparse training's KL). topk: [B, S, k] key positions (-1 or
+  // a key after the query: -inf) -> [B, S, k] fp32. Never [B, S, T]: with ctx.kernels on CUDA bf16 the kernels of
+  // kernels/indexer_selected.h gather the keys themselves, else the gathered keys take [B, S, k, d].
+  at::Tensor selected_scores(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys,
+                             const at::Tensor& topk, const AttentionContext& ctx);
+
   // Roped queries [B, S, Hi, d] and head weights w [B, S, Hi] fp32 (already times Hi^-0.5).
   std::pair<at::Tensor, at::Tensor> queries(const at::Tensor& x, const at::Tensor& q_lat, const AttentionContext& ctx);
+  // What the scores multiply: fp32 queries times d^-0.5 [B, S, Hi, d] and keys [B, T, d], through FP8 when fp8.
+  std::pair<at::Tensor, at::Tensor> score_operands(const at::Tensor& q, const at::Tensor& keys) const;
 
   torch::nn::Linear wq_b{nullptr}, wk{nullptr}, weights_proj{nullptr};
   torch::nn::LayerNorm k_norm{nullptr};
@@ -84,10 +92,16 @@ class MLAImpl : public torch::nn::Module {
   // Per-head queries, keys and values: [B, H, S, dn + R], [B, H, T, dn + R], [B, H, T, dv]
   std::tuple<at::Tensor, at::Tensor, at::Tensor> mha_heads(const at::Tensor& q_nope, const at::Tensor& q_pe,
                                                            const LayerKeys& keys);
-  // The indexer's KL and recall for this layer into ctx.indexer_terms. scores: [B, S, T] with gradient,
-  // topk: [B, S, k] the indexer's selection.
-  void add_indexer_terms(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
-                         const AttentionContext& ctx, const at::Tensor& scores, const at::Tensor& topk);
+  // The indexer's KL and recall for this layer into ctx.indexer_terms; topk: [B, S, k] the selection.
+  // Dense warm-up: over every causal key; scores: [B, S, T] with gradient.
+  void add_dense_indexer_terms(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
+                               const AttentionContext& ctx, const at::Tensor& scores, const at::Tensor& topk);
+  // Sparse training: over the selected keys only, [B, S, k] instead of [B, S, T].
+  void add_sparse_indexer_terms(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& q_nope,
+                                const at::Tensor& q_pe, const LayerKeys& keys, const AttentionContext& ctx,
+                                const at::Tensor& topk);
+  // The query with W_uk folded in, against the MQA key [c_kv, k_pe]. q_nope: [B, S, H, dn] -> [B, S, H, C + R]
+  at::Tensor absorbed_query(const at::Tensor& q_nope, const at::Tensor& q_pe);
   // q_nope: [B, S, H, dn], q_pe: [B, S, H, R]; allowed: [B, S, T] bool -> [B, S, H, dv]
   at::Tensor attend_mha(const at::Tensor& q_nope, const at::Tensor& q_pe, const LayerKeys& keys,
                         const at::Tensor& allowed);
@@ -104,5 +118,7 @@ TORCH_MODULE(MLA);
 at::Tensor causal_mask(const at::Tensor& positions, int64_t num_keys);
 // [B, S, T] bool: key t is among the selected ones (-1 entries select nothing).
 at::Tensor selection_mask(const at::Tensor& topk, int64_t num_keys);
+// [B, S, k] bool: the selected entry names a key at or before the query (not -1, not a future key).
+at::Tensor selected_valid(const at::Tensor& topk, const at::Tensor& positions);
 
 }  // namespace dsrl

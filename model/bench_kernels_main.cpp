@@ -3,6 +3,7 @@
 // difference; indexer: how far the k-th chosen logit falls below the eager k-th largest, 0 when exact).
 // scripts/bench/kernels.sh runs it beside the eager PyTorch baseline (scripts/bench/kernels_eager.py).
 #include <ATen/ATen.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <tuple>
 #include <utility>
 
 #include "kernels/sparse_mla_cuda.h"
@@ -145,6 +147,56 @@ void bench_indexer_decode(int64_t batch, int64_t keys, int64_t heads, int64_t di
   std::fflush(stdout);
 }
 
+// Peak bytes the caching allocator held while fn ran (after a warm-up call), in MiB.
+double peak_mib(const std::function<void()>& fn) {
+  fn();
+  cudaDeviceSynchronize();
+  c10::cuda::CUDACachingAllocator::resetPeakStats(c10::cuda::current_device());
+  const auto before = c10::cuda::CUDACachingAllocator::getDeviceStats(c10::cuda::current_device());
+  fn();
+  cudaDeviceSynchronize();
+  const auto after = c10::cuda::CUDACachingAllocator::getDeviceStats(c10::cuda::current_device());
+  const auto all = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+  return (after.allocated_bytes[all].peak - before.allocated_bytes[all].current) / 1048576.0;
+}
+
+// Sparse training's indexer scores over the selected keys, forward + backward (what its KL differentiates): the
+// kernels of kernels/indexer_selected.h against the eager gather formulation (IndexerImpl::selected_scores without
+// kernels) with autograd, in the same run. FLOPs: the forward's q.k and the backward's dq and dkeys products.
+void bench_indexer_selected(int64_t queries, int64_t heads, int64_t dim, int64_t n_keys, int64_t topk) {
+  at::manual_seed(0);
+  auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+  at::Tensor q = at::randn({queries, heads, dim}, opts), keys = at::randn({n_keys, dim}, opts);
+  at::Tensor w = at::randn({queries, heads}, opts.dtype(at::kFloat)) * 0.1;
+  at::Tensor sel = at::randint(0, n_keys, {queries, topk}, opts.dtype(at::kInt));
+  at::Tensor dscores = at::randn({queries, topk}, opts.dtype(at::kFloat));
+  at::Tensor dq;
+  auto ours = [&] {
+    selected_scores_forward(q, w, keys, sel);
+    dq = std::get<0>(selected_scores_backward(q, w, keys, sel, dscores));
+  };
+  at::Tensor qf, wf, kf;
+  auto eager = [&] {
+    qf = q.detach().requires_grad_();
+    wf = w.detach().requires_grad_();
+    kf = keys.detach().requires_grad_();
+    at::Tensor rows = kf.to(at::kFloat).index_select(0, sel.flatten().to(at::kLong)).view({queries, topk, dim});
+    at::Tensor dots = at::relu(at::matmul(qf.to(at::kFloat), rows.transpose(1, 2)));  // [N, H, K], fp32 as the model
+    at::matmul(wf.unsqueeze(1), dots).squeeze(1).backward(dscores);
+  };
+  const double flops = 3 * 2.0 * queries * heads * topk * dim;
+  const double ours_s = seconds_per_call(ours, 2, 10), eager_s = seconds_per_call(eager, 2, 10);
+  const double ours_mib = peak_mib(ours), eager_mib = peak_mib(eager);
+  const double err = relative_error(dq, qf.grad());
+  for (auto [impl, secs, mib] : {std::tuple<const char*, double, double>{"dsrl", ours_s, ours_mib},
+                                 {"eager", eager_s, eager_mib}})
+    std::printf("{\"kernel\": \"indexer_selected_fwd_bwd\", \"impl\": \"%s\", \"queries\": %ld, \"heads\": %ld, "
+                "\"dim\": %ld, \"keys\": %ld, \"topk\": %ld, \"ms\": %.3f, \"tflops\": %.1f, \"peak_mib\": %.0f, "
+                "\"rel_err_vs_eager\": %.4f}\n",
+                impl, queries, heads, dim, n_keys, topk, secs * 1e3, flops / secs / 1e12, mib, err);
+  std::fflush(stdout);
+}
+
 // Sampling 64 rows of a 129,280-token vocabulary at top-p 0.95 with the kept sets as packed bits (what a recording
 // rollout step needs): the fused kernel against model/sampling.h's ATen path (sort, softmax, cumsum) + packing.
 void bench_sampling(int64_t rows, int64_t vocab, double top_p) {
@@ -179,6 +231,8 @@ int main() {
   dsrl::bench_sparse_mla_backward(8192, 8192, 16, 256, 288, 256);
   dsrl::bench_indexer(1, 16384, 64, 128, 2048);              // issue 10's indexer goal: causal 16K, 64 x 128
   dsrl::bench_indexer(4, 2048, 8, 64, 256);                  // the 286M benchmark model's indexer
+  dsrl::bench_indexer_selected(4096, 64, 128, 4096, 2048);   // sparse training's KL at V3.2's indexer shape
+  dsrl::bench_indexer_selected(8192, 8, 64, 8192, 256);      // the 286M model's (4 x 2048 tokens)
   // Decoding, one query per sequence: split-KV (as picked) beside one CTA per query.
   for (int64_t splits : {0, 1}) {
     dsrl::bench_sparse_mla(64, 64 * 8192, 128, 2048, 576, 512, splits);  // 64 sequences, V3.2's attention

@@ -41,6 +41,31 @@ AttentionTarget attention_target(const at::Tensor& q, const at::Tensor& k, doubl
   return {at::cat(probs, 1), at::cat(recall, 1)};
 }
 
+AttentionTarget selected_attention_target(const at::Tensor& q, const at::Tensor& kv, double scale,
+                                          const at::Tensor& causal, const at::Tensor& topk, const at::Tensor& valid) {
+  c10::NoGradGuard no_grad;
+  const int64_t B = q.size(0), S = q.size(1), H = q.size(2), W = q.size(3), T = kv.size(1), K = topk.size(-1);
+  const int64_t block = std::max<int64_t>(1, std::min<int64_t>(S, kBlockElements / std::max<int64_t>(1, B * H * T)));
+  at::Tensor keys = kv.to(at::kFloat).transpose(1, 2);  // [B, W, T]
+  std::vector<at::Tensor> probs, recall;
+  for (int64_t s0 = 0; s0 < S; s0 += block) {
+    const int64_t n = std::min(block, S - s0);
+    // One batched GEMM per sequence, [B, n*H, W] x [B, W, T] (a broadcast matmul would copy the keys per query).
+    at::Tensor qb = q.narrow(1, s0, n).to(at::kFloat).reshape({B, n * H, W});
+    at::Tensor all = at::bmm(qb, keys).view({B, n, H, T}).mul_(scale);                    // [B, n, H, T]
+    all.masked_fill_(causal.narrow(1, s0, n).logical_not().unsqueeze(2), -INFINITY);
+    at::Tensor lse_causal = at::logsumexp(all, {-1}, true);                                // [B, n, H, 1]
+    at::Tensor ok = valid.narrow(1, s0, n).unsqueeze(2);                                   // [B, n, 1, K]
+    at::Tensor picked = topk.narrow(1, s0, n).clamp_min(0).unsqueeze(2).expand({B, n, H, K});
+    at::Tensor sel = all.gather(-1, picked).masked_fill_(ok.logical_not(), -INFINITY);    // [B, n, H, K]
+    at::Tensor lse_sel = at::logsumexp(sel, {-1}, true);                                   // [B, n, H, 1]
+    recall.push_back((lse_sel - lse_causal).exp().squeeze(-1).mean(2));                    // [B, n]
+    at::Tensor p = at::where(ok, (sel - lse_sel).exp(), at::zeros_like(sel));              // [B, n, H, K]
+    probs.push_back(p.mean(2));                                                            // [B, n, K]
+  }
+  return {at::cat(probs, 1), at::cat(recall, 1)};
+}
+
 at::Tensor indexer_kl(const at::Tensor& target, const at::Tensor& scores, const at::Tensor& attended) {
   at::Tensor log_q = at::log_softmax(scores.masked_fill(attended.logical_not(), -INFINITY), -1);  // [B, S, T]
   log_q = at::where(attended, log_q, at::zeros_like(log_q));  // -inf off the attended keys, where target is 0

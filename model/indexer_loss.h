@@ -29,8 +29,17 @@ struct AttentionTarget {
 AttentionTarget attention_target(const at::Tensor& q, const at::Tensor& k, double scale, const at::Tensor& causal,
                                  const at::Tensor& attended, const at::Tensor& chosen);
 
-// KL(target || softmax(scores restricted to `attended`)) per query. target: [B, S, T] (zero outside attended),
-// scores: [B, S, T] fp32 indexer scores with gradient, attended: [B, S, T] bool -> [B, S]
+// Sparse training's target over the selected keys only, [B, S, k] instead of [B, S, T]: the same p_t and recall as
+// attention_target with attended = chosen = the selection, from the absorbed (MQA) form of the main attention.
+// q: [B, S, H, W] absorbed queries, kv: [B, T, W] (scores = q kv^T * scale), causal: [B, S, T] bool, topk: [B, S, k]
+// key positions, valid: [B, S, k] bool (the entry names a causal key; model/attention.h selected_valid).
+// -> probs [B, S, k] (0 where not valid), recall [B, S]. No gradient; a block of queries at a time.
+AttentionTarget selected_attention_target(const at::Tensor& q, const at::Tensor& kv, double scale,
+                                          const at::Tensor& causal, const at::Tensor& topk, const at::Tensor& valid);
+
+// KL(target || softmax(scores restricted to `attended`)) per query. target: [B, S, N] (zero outside attended),
+// scores: [B, S, N] fp32 indexer scores with gradient, attended: [B, S, N] bool -> [B, S]. N: every key (T) or the
+// selected ones (k).
 at::Tensor indexer_kl(const at::Tensor& target, const at::Tensor& scores, const at::Tensor& attended);
 
 // Reference for tests: the same target computed head by head with plain loops over queries. Small inputs only.

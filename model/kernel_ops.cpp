@@ -21,19 +21,15 @@
 #include "kernels/rmsnorm_cuda.h"
 #include "kernels/sampling_cuda.h"
 #include "kernels/sparse_mla_cuda.h"
+#include "model/cuda_tensor.h"
 #endif
 
 namespace dsrl {
 
 #ifdef DSRL_CUDA
-namespace {
-// Contiguous, with a data pointer on a 16-byte boundary (the kernels copy rows in 16-byte pieces; a view can start
-// anywhere).
-at::Tensor aligned_contiguous(const at::Tensor& t) {
-  at::Tensor c = t.contiguous();
-  return reinterpret_cast<uintptr_t>(c.data_ptr()) % 16 == 0 ? c : c.clone();
-}
-}  // namespace
+using cuda_tensor::aligned_contiguous;
+using cuda_tensor::bf16_mut_ptr;
+using cuda_tensor::bf16_ptr;
 #endif
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
@@ -94,9 +90,6 @@ void check_sparse_mla_cuda(const char* fn, const at::Tensor& q, const at::Tensor
              "(288, 256); got {} q, {} kv, {} heads, ({}, {})", fn, c10::toString(q.scalar_type()),
              c10::toString(kv.scalar_type()), q.size(1), q.size(2), d_v);
 }
-
-const __nv_bfloat16* bf16_ptr(const at::Tensor& t) { return reinterpret_cast<const __nv_bfloat16*>(t.data_ptr()); }
-__nv_bfloat16* bf16_mut_ptr(at::Tensor& t) { return reinterpret_cast<__nv_bfloat16*>(t.data_ptr()); }
 #endif
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <tuple>
 #include <utility>
 
 namespace dsrl {
@@ -48,6 +49,23 @@ at::Tensor indexer_topk(const at::Tensor& q, const at::Tensor& k, const at::Tens
                         int64_t topk);
 // Whether indexer_logits / indexer_topk would run the CUDA kernels for this q ([..., H, D]).
 bool indexer_kernel_applies(const at::Tensor& q);
+
+// The indexer's scores over each query's selected keys (kernels/indexer_selected.h; model/indexer_selected_ops.cpp):
+// q [N, H, D], w [N, H] fp32 (scales folded in), keys [T, D], sel [N, K] int32/int64 rows of keys (-1 = none).
+// Returns scores [N, K] fp32, -inf where sel names no row. CUDA: bf16 q and keys, shapes
+// selected_scores_cuda_supports accepts; CPU: the C++ references in fp32.
+at::Tensor selected_scores_forward(const at::Tensor& q, const at::Tensor& w, const at::Tensor& keys,
+                                   const at::Tensor& sel);
+// Its gradients for dscores [N, K]: {dq in q's dtype, dw fp32, dkeys in keys' dtype (CUDA: summed with fp32
+// atomics, so its last bits vary between runs)}.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> selected_scores_backward(const at::Tensor& q, const at::Tensor& w,
+                                                                        const at::Tensor& keys, const at::Tensor& sel,
+                                                                        const at::Tensor& dscores);
+// The two as an autograd op (gradients reach q, w and keys): sparse training's indexer KL on the GPU.
+at::Tensor indexer_selected_scores(const at::Tensor& q, const at::Tensor& w, const at::Tensor& keys,
+                                   const at::Tensor& sel);
+// Whether selected_scores_forward would run the CUDA kernel for this q ([..., H, D]).
+bool selected_scores_kernel_applies(const at::Tensor& q);
 
 // Fused sampling (kernels/sampling.h): one token per row of logits [B, V] (any float dtype), each drawn by inverse
 // CDF from its uniform in [0, 1) (uniforms [B] fp64, any device). CUDA logits run the kernel, CPU ones the C++

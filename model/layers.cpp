@@ -109,7 +109,10 @@ at::Tensor fp8_e4m3_roundtrip(const at::Tensor& x, int64_t block) {
   at::Tensor amax = blocks.abs().amax(-1, true).clamp_min(1e-4);
   at::Tensor scale = at::exp2(at::ceil(at::log2(amax / kE4m3Max)));  // power-of-two block scale
   at::Tensor q = (blocks / scale).to(at::kFloat8_e4m3fn).to(at::kFloat);
-  return (q * scale).flatten(-2).to(x.scalar_type());
+  at::Tensor out = (q * scale).flatten(-2).to(x.scalar_type());
+  // Straight through: the quantisation simulates the forward only, and the gradient reaches what made x (the
+  // indexer's weights, through its KL). x - x.detach() is exactly 0, so the value stays the quantised one.
+  return x.requires_grad() ? out.detach() + (x - x.detach()) : out;
 }
 
 }  // namespace dsrl

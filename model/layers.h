@@ -46,7 +46,8 @@ class MLPImpl : public torch::nn::Module {
 TORCH_MODULE(MLP);
 
 // FP8 simulation of the indexer's inputs: x @ H (normalised Sylvester Hadamard over the last dim, a power of two),
-// then e4m3 quantisation with one power-of-two scale per 128-wide block of the last dim, dequantised back.
+// then e4m3 quantisation with one power-of-two scale per 128-wide block of the last dim, dequantised back. The
+// gradient passes the quantisation straight through.
 at::Tensor hadamard_rotate(const at::Tensor& x);
 at::Tensor fp8_e4m3_roundtrip(const at::Tensor& x, int64_t block = 128);
 

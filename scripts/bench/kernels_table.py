@@ -15,6 +15,8 @@ def shape_of(r):
         return f's_q {r["s_q"]}, s_kv {r["s_kv"]}, h {r["heads"]}, topk {r["topk"]}, d {r["d_qk"]}/{r["d_v"]}'
     if r["kernel"] == "sampling":
         return f'{r["rows"]} rows x {r["vocab"]} vocab, top_p {r["top_p"]}, kept bits'
+    if r["kernel"] == "indexer_selected_fwd_bwd":
+        return f'{r["queries"]} queries x top-{r["topk"]} of {r["keys"]} keys, h {r["heads"]} x {r["dim"]}'
     if r["kernel"] == "indexer_topk_decode":
         return f'batch {r["batch"]} x 1 query, {r["keys"]} keys, h {r["heads"]} x {r["dim"]}, topk {r["topk"]}'
     return f'batch {r["batch"]}, seq {r["seq"]}, h {r["heads"]} x {r["dim"]}, topk {r["topk"]}'
@@ -40,6 +42,8 @@ for kernel, shape in keys:
         one = got["dsrl_no_split"]
         print(f'| (one CTA per query; dsrl above: {ours.get("splits", "-")} splits) | {shape} | {one["ms"]} | '
               f'{rate(one)} | | | | | |')
+    if "peak_mib" in ours:
+        print(f'| (peak memory, MiB) | {shape} | {ours["peak_mib"]} | | {eager.get("peak_mib", "-")} | | | | |')
     if "logits_only_ms" in ours:
         print(f'| (indexer logits alone) | {shape} | {ours["logits_only_ms"]} | {ours["logits_only_tflops"]} | | | | | |')
         print(f'| (top-k alone) | {shape} | {ours["topk_only_ms"]} | | | | | | |')

@@ -284,6 +284,86 @@ TEST(GpuKernelsInModel, TrainingGradientsMatchTheEagerMqa) {
   EXPECT_GT(kv_proj.abs().sum().item<double>(), 0.0) << "the latent keys receive gradient through dkv";
 }
 
+// Sparse training's indexer KL through the selected-scores kernels equals the eager gather path: the KL of every
+// layer and the gradient it gives every indexer weight, with the eager run's selections and routes replayed.
+TEST(GpuKernelsInModel, SparseIndexerKlMatchesTheEagerPath) {
+  const ModelConfig c = kernel_sized_config();
+  DeepseekV32 model = testing::tiny_model(c, 47);
+  cast_model(model, at::kCUDA, at::kBFloat16);
+  at::Tensor tokens = at::randint(0, c.vocab_size, {2, 40}, at::kLong).cuda();
+  auto indexer_gradients = [&](const ForwardOptions& options, ForwardResult* result) {
+    for (at::Tensor& p : model->parameters()) p.mutable_grad().reset();
+    *result = model->forward(tokens, options);
+    at::stack(result->indexer.kl).sum().backward();
+    std::vector<at::Tensor> grads;
+    for (const auto& p : model->named_parameters())
+      if (p.key().find(".indexer.") != std::string::npos) grads.push_back(p.value().grad().to(at::kFloat).flatten());
+    return at::cat(grads);
+  };
+  ForwardOptions eager;
+  eager.record = true;
+  eager.impl = AttentionImpl::kMQA;
+  eager.kernels = false;
+  eager.indexer_loss = true;
+  ForwardResult e, k;
+  at::Tensor want = indexer_gradients(eager, &e);
+  ForwardOptions kernels = eager;
+  kernels.kernels = true;
+  kernels.replay_topk = &e.indexer_topk;
+  kernels.replay_experts = &e.expert_ids;
+  at::Tensor got = indexer_gradients(kernels, &k);
+  EXPECT_LT(relative_error(at::stack(k.indexer.kl), at::stack(e.indexer.kl)), 2e-2) << "KL per layer and query";
+  ASSERT_EQ(got.sizes(), want.sizes());
+  EXPECT_LT(relative_error(got, want), 5e-2) << "indexer weight gradients";
+  EXPECT_GT(want.abs().sum().item<double>(), 0.0);
+}
+
+// The indexer's scores over selected keys on the GPU against eager autograd (fp32, of the same bf16 values) and,
+// where quick, the C++ references: scores, dq, dw and dkeys. Selections hold -1, past-the-end rows, repeats, a query
+// with nothing selected and a topk that is not a multiple of the kernels' 32-key block; 8 heads run as a zero-padded
+// 16-row tile; the 64 x 40 case lands many atomics on each row of dkeys.
+TEST(GpuIndexerSelected, MatchesEagerAutogradAndReference) {
+  struct Case {
+    int64_t queries, heads, dim, n_keys, topk;
+  };
+  const std::vector<Case> cases = {{3, 8, 64, 50, 1},      {4, 16, 128, 300, 100},    {2, 32, 64, 130, 33},
+                                   {5, 64, 128, 5000, 2048}, {64, 8, 64, 40, 33},     {300, 64, 128, 4096, 512}};
+  at::manual_seed(7);
+  for (const Case& c : cases) {
+    const std::string name = "queries " + std::to_string(c.queries) + ", heads " + std::to_string(c.heads) +
+                             ", dim " + std::to_string(c.dim) + ", keys " + std::to_string(c.n_keys) + ", topk " +
+                             std::to_string(c.topk);
+    at::Tensor q = at::randn({c.queries, c.heads, c.dim}).to(at::kBFloat16);
+    at::Tensor w = at::randn({c.queries, c.heads}) * 0.1;
+    at::Tensor keys = at::randn({c.n_keys, c.dim}).to(at::kBFloat16);
+    at::Tensor sel = at::randint(-1, c.n_keys + 1, {c.queries, c.topk}, at::kInt);
+    sel[0].fill_(-1);
+    at::Tensor dscores = at::randn({c.queries, c.topk});
+    at::Tensor scores = selected_scores_forward(q.cuda(), w.cuda(), keys.cuda(), sel.cuda());
+    auto [dq, dw, dkeys] = selected_scores_backward(q.cuda(), w.cuda(), keys.cuda(), sel.cuda(), dscores.cuda());
+    ASSERT_EQ(dq.scalar_type(), at::kBFloat16) << name;
+    at::Tensor qf = q.cuda().to(at::kFloat).requires_grad_(), wf = w.cuda().requires_grad_();
+    at::Tensor kf = keys.cuda().to(at::kFloat).requires_grad_();
+    at::Tensor want = testing::indexer_selected_eager(qf, wf, kf, sel.cuda());
+    want.backward(dscores.cuda());
+    ASSERT_TRUE(at::equal(at::isinf(scores), at::isinf(want))) << name << ": -inf exactly where nothing is selected";
+    at::Tensor finite = at::isfinite(want);
+    EXPECT_LT(relative_error(scores.masked_select(finite), want.masked_select(finite)), 1e-3) << name << ": scores";
+    EXPECT_LT(relative_error(dq, qf.grad()), 2e-2) << name << ": dq";
+    EXPECT_LT(relative_error(dw, wf.grad()), 2e-2) << name << ": dw";
+    EXPECT_LT(relative_error(dkeys, kf.grad()), 2e-2) << name << ": dkeys";
+    EXPECT_EQ(dq[0].abs().max().item<float>(), 0.0f) << name << ": nothing selected must give no gradient";
+    if (c.queries * c.heads * c.topk * c.dim <= 20'000'000) {
+      at::Tensor ref = selected_scores_forward(q, w, keys, sel);
+      auto [ref_dq, ref_dw, ref_dkeys] = selected_scores_backward(q, w, keys, sel, dscores);
+      EXPECT_LT(relative_error(scores.masked_select(finite), ref.masked_select(finite.cpu())), 1e-3) << name;
+      EXPECT_LT(relative_error(dq, ref_dq), 2e-2) << name << ": dq vs reference";
+      EXPECT_LT(relative_error(dw, ref_dw), 2e-2) << name << ": dw vs reference";
+      EXPECT_LT(relative_error(dkeys, ref_dkeys), 2e-2) << name << ": dkeys vs reference";
+    }
+  }
+}
+
 // The fused sampler on the GPU against its C++ reference on the same logits (bf16-valued, so ties are common and
 // the tie rules are exercised). Sums are fp32 on the GPU and double in the reference: a nucleus boundary or a draw
 // within rounding of its threshold may fall the other way, so a row or two of 64 may differ.

@@ -5,6 +5,7 @@
 
 #include "model/attention.h"
 #include "model/indexer_loss.h"
+#include "model/layers.h"
 #include "tests/model/model_fixture.h"
 
 namespace dsrl {
@@ -37,6 +38,72 @@ TEST(IndexerLoss, AttentionTargetMatchesTheReference) {
   AttentionTarget dense = attention_target(q, keys, 0.35, causal, causal, chosen);
   EXPECT_LE(max_diff(dense.recall.narrow(1, 0, k), at::ones({B, k})), 1e-6);
   EXPECT_LT(dense.recall.narrow(1, k, S - k).min().item<double>(), 0.999);
+}
+
+// Entries of a [B, S, T] tensor at the selected keys, zero where an entry is not valid -> [B, S, k]
+at::Tensor at_selected(const at::Tensor& full, const at::Tensor& topk, const at::Tensor& valid) {
+  at::Tensor picked = full.gather(-1, topk.clamp_min(0));
+  return at::where(valid, picked, at::zeros_like(picked));
+}
+
+TEST(IndexerLoss, SelectedTargetEqualsTheFullTargetAtTheSelectedKeys) {
+  at::manual_seed(5);
+  const int64_t B = 2, H = 3, S = 11, T = 11, W = 8, k = 4;
+  at::Tensor q = at::randn({B, S, H, W}), kv = at::randn({B, T, W});
+  at::Tensor positions = at::arange(S).unsqueeze(0).expand({B, S});
+  at::Tensor causal = causal_mask(positions, T);
+  auto [values, idx] = at::randn({B, S, T}).masked_fill(causal.logical_not(), -INFINITY).topk(k, -1);
+  at::Tensor topk = at::where(at::isinf(values), at::full_like(idx, -1), idx);
+  topk[1][3][0] = 9;  // a replayed key after its query (position 3): not valid, as if not selected
+  at::Tensor valid = selected_valid(topk, positions);
+  EXPECT_FALSE(valid[1][3][0].item<bool>());
+  at::Tensor chosen = causal & selection_mask(topk, T);
+  AttentionTarget full = attention_target(q.transpose(1, 2), kv.unsqueeze(1).expand({B, H, T, W}), 0.35, causal,
+                                          chosen, chosen);
+  AttentionTarget got = selected_attention_target(q, kv, 0.35, causal, topk, valid);
+  ASSERT_EQ(got.probs.sizes(), topk.sizes());
+  EXPECT_LE(max_diff(got.probs, at_selected(full.probs, topk, valid)), 1e-5);
+  EXPECT_LE(max_diff(got.recall, full.recall), 1e-5);
+  EXPECT_LE(max_diff(got.probs.sum(-1), at::ones({B, S})), 1e-5) << "p_t is L1-normalised over the selection";
+  EXPECT_LT(got.recall.narrow(1, k + 1, S - k - 1).max().item<double>(), 0.999) << "later queries lose mass";
+}
+
+TEST(IndexerLoss, SelectedScoresGiveTheFullScoresKlAndGradients) {
+  ModelConfig c = tiny_config();
+  for (bool fp8 : {false, true}) {
+    c.indexer_fp8 = fp8;
+    at::manual_seed(6);
+    Indexer indexer(c);
+    const int64_t B = 2, S = 24, T = 24;
+    at::Tensor x = at::randn({B, S, c.hidden_size}), q_lat = at::randn({B, S, c.q_lora_rank});
+    AttentionContext ctx;
+    ctx.positions = at::arange(S).unsqueeze(0).expand({B, S});
+    std::tie(ctx.cos, ctx.sin) = rope_cos_sin(make_rope(c), ctx.positions);
+    at::Tensor keys = indexer->keys(x, ctx);
+    at::Tensor full = indexer->scores(x, q_lat, keys, ctx);                      // [B, S, T]
+    at::Tensor topk = indexer->select(full.detach());                           // [B, S, 16]
+    at::Tensor valid = selected_valid(topk, ctx.positions);
+    at::Tensor picked = indexer->selected_scores(x, q_lat, keys, topk, ctx);     // [B, S, 16]
+    EXPECT_LE(max_diff(picked.masked_select(valid), full.gather(-1, topk.clamp_min(0)).masked_select(valid)), 1e-5);
+    EXPECT_TRUE(at::isinf(picked.masked_select(valid.logical_not())).all().item<bool>());
+    // The same KL, and the same gradient on every indexer weight.
+    at::Tensor chosen = causal_mask(ctx.positions, T) & selection_mask(topk, T);
+    at::Tensor target = at::softmax(at::randn({B, S, T}).masked_fill(chosen.logical_not(), -INFINITY), -1);
+    at::Tensor kl_full = indexer_kl(target, full, chosen);
+    at::Tensor kl_picked = indexer_kl(at_selected(target, topk, valid), picked, valid);
+    EXPECT_LE(max_diff(kl_full, kl_picked), 1e-5) << (fp8 ? "fp8" : "bf16");
+    std::vector<at::Tensor> grads_full, grads_picked;
+    for (auto* grads : {&grads_full, &grads_picked}) {
+      indexer->zero_grad();
+      (grads == &grads_full ? kl_full : kl_picked).sum().backward({}, /*retain_graph=*/true);
+      for (auto& p : indexer->parameters()) grads->push_back(p.grad().clone());
+    }
+    for (size_t i = 0; i < grads_full.size(); ++i) {
+      EXPECT_GT(grads_full[i].abs().max().item<double>(), 0) << "parameter " << i << (fp8 ? " fp8" : "");
+      EXPECT_LE(max_diff(grads_full[i], grads_picked[i]), 1e-4 * (1 + grads_full[i].abs().max().item<double>()))
+          << "parameter " << i << (fp8 ? " fp8" : "");
+    }
+  }
 }
 
 TEST(IndexerLoss, KlIsZeroOnlyWhenTheIndexerMatchesTheTarget) {

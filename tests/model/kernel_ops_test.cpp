@@ -173,6 +173,53 @@ TEST(IndexerOp, RejectsBadInputsWithClearErrors) {
   EXPECT_NE(msg.find("runs on CUDA tensors only"), std::string::npos) << msg;
 }
 
+// The indexer's scores over selected keys: the C++ references (through the autograd op) against eager autograd.
+TEST(IndexerSelectedOp, ReferenceMatchesEagerAutogradOnCpu) {
+  at::manual_seed(8);
+  const int64_t N = 5, H = 3, D = 16, T = 30, K = 12;
+  at::Tensor sel = random_selection(N, K, T);
+  sel[2].fill_(-1);  // a query that selects nothing
+  at::Tensor dscores = at::randn({N, K});
+  auto leaves = [] {
+    return std::vector<at::Tensor>{at::randn({N, H, D}).requires_grad_(), at::rand({N, H}).requires_grad_(),
+                                   at::randn({T, D}).requires_grad_()};
+  };
+  at::manual_seed(9);
+  std::vector<at::Tensor> eager = leaves();
+  at::manual_seed(9);
+  std::vector<at::Tensor> ours = leaves();
+  at::Tensor want = testing::indexer_selected_eager(eager[0], eager[1], eager[2], sel);
+  at::Tensor got = indexer_selected_scores(ours[0], ours[1], ours[2], sel);
+  ASSERT_TRUE(at::equal(at::isinf(got), at::isinf(want)));
+  at::Tensor finite = at::isfinite(want);
+  EXPECT_TRUE(at::allclose(got.masked_select(finite), want.masked_select(finite), 1e-4, 1e-5));
+  EXPECT_TRUE(at::isinf(got[2]).all().item<bool>());
+  // Finite gradients only: the eager masked_fill passes none to the -inf entries, and neither may the op.
+  want.backward(dscores);
+  got.backward(dscores);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(at::allclose(ours[i].grad(), eager[i].grad(), 1e-4, 1e-5))
+        << "input " << i << ": " << (ours[i].grad() - eager[i].grad()).abs().max().item<float>();
+    EXPECT_GT(eager[i].grad().abs().sum().item<float>(), 0.0f) << "input " << i;
+  }
+  EXPECT_EQ(ours[0].grad()[2].abs().max().item<float>(), 0.0f) << "nothing selected: no gradient";
+}
+
+TEST(IndexerSelectedOp, RejectsBadInputsWithClearErrors) {
+  at::Tensor q = at::randn({4, 2, 8}), w = at::rand({4, 2}), keys = at::randn({9, 8});
+  at::Tensor sel = at::zeros({4, 3}, at::kInt);
+  std::string msg = testing::error_of([&] { selected_scores_forward(q, w, at::randn({9, 7}), sel); });
+  EXPECT_NE(msg.find("keys have 7 channels but q has 8"), std::string::npos) << msg;
+  msg = testing::error_of([&] { selected_scores_forward(q, at::rand({4, 3}), keys, sel); });
+  EXPECT_NE(msg.find("w [4, 3] and sel [4, 3] must match q's 4 queries x 2 heads"), std::string::npos) << msg;
+  msg = testing::error_of([&] { selected_scores_forward(q, w.to(at::kDouble), keys, sel); });
+  EXPECT_NE(msg.find("w must be fp32, got Double"), std::string::npos) << msg;
+  msg = testing::error_of([&] { selected_scores_forward(q, w, keys, sel.to(at::kFloat)); });
+  EXPECT_NE(msg.find("sel must be int32 or int64, got Float"), std::string::npos) << msg;
+  msg = testing::error_of([&] { selected_scores_backward(q, w, keys, sel, at::ones({4, 2})); });
+  EXPECT_NE(msg.find("dscores must be [4, 3], got [4, 2]"), std::string::npos) << msg;
+}
+
 // The fused sampler's reference (CPU) against model/sampling.h on tie-free logits: same tokens, kept sets and
 // log-probs for each combination of the truncations.
 TEST(SampleFused, ReferenceAgreesWithModelSampling) {

@@ -109,6 +109,11 @@ TEST(Fp8Indexer, QuantisationAndHadamardBehave) {
   at::Tensor q = fp8_e4m3_roundtrip(x);
   EXPECT_TRUE(at::equal(fp8_e4m3_roundtrip(q), q)) << "dequantised values are representable";
   EXPECT_LE(((q - x).abs() / x.abs().clamp_min(1e-3)).median().item<double>(), 0.07) << "e4m3 keeps ~3 mantissa bits";
+  at::Tensor leaf = x.clone().requires_grad_();
+  at::Tensor through = fp8_e4m3_roundtrip(leaf);
+  EXPECT_TRUE(at::equal(through, q)) << "the same values with gradient on";
+  through.mul(at::arange(64)).sum().backward();
+  EXPECT_TRUE(at::equal(leaf.grad(), at::arange(64).to(at::kFloat).expand({4, 64}))) << "straight-through gradient";
 }
 
 TEST(Fp8Indexer, SelectionStaysCloseToFullPrecision) {

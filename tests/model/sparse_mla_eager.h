@@ -1,5 +1,6 @@
-// The eager ATen formulation of sparse MQA attention (what the model's attend_mqa does without the kernel), in
-// fp32 on q's device: the independent check for kernels/sparse_mla in the CPU and GPU tests.
+// Eager ATen formulations, in fp32 on q's device, of what the kernels compute: sparse MQA attention (the model's
+// attend_mqa without the kernel) and the indexer's scores over selected keys (IndexerImpl::selected_scores without
+// it). The independent checks for kernels/sparse_mla and kernels/indexer_selected in the CPU and GPU tests.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -21,6 +22,17 @@ inline std::pair<at::Tensor, at::Tensor> sparse_mla_eager(const at::Tensor& q, c
   at::Tensor probs = at::exp(scores - lse.unsqueeze(-1)).nan_to_num(0.0);                         // empty rows: 0
   at::Tensor out = at::einsum("nhk,nkc->nhc", {probs, rows.narrow(-1, 0, d_v)});
   return {out, lse};
+}
+
+// q: [N, H, D], w: [N, H], keys: [T, D], sel: [N, K] (-1 or past the end = none) -> scores [N, K] fp32, -inf for
+// none. Differentiable in q, w and keys.
+inline at::Tensor indexer_selected_eager(const at::Tensor& q, const at::Tensor& w, const at::Tensor& keys,
+                                         const at::Tensor& sel) {
+  at::Tensor valid = (sel >= 0) & (sel < keys.size(0));                                           // [N, K]
+  at::Tensor rows = keys.to(at::kFloat).index_select(0, at::where(valid, sel, 0).flatten().to(at::kLong))
+                        .view({sel.size(0), sel.size(1), keys.size(1)});                          // [N, K, D]
+  at::Tensor dots = at::relu(at::einsum("nhd,nkd->nhk", {q.to(at::kFloat), rows}));               // [N, H, K]
+  return at::einsum("nh,nhk->nk", {w.to(at::kFloat), dots}).masked_fill(valid.logical_not(), -INFINITY);
 }
 
 }  // namespace dsrl::testing

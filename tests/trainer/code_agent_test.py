@@ -22,7 +22,9 @@ TEMPERATURE = float(os.environ.get("DSRL_CODE_TEMPERATURE", "0.3"))  # hot, it g
 runner = StageRunner(MPIRUN, TRAIN, SOURCE, ["--config", "configs/lm_agent_tiny.yaml"], "dsrl_code_")
 TMP = runner.tmp
 data = f"{TMP}/code"
-PREAMBLE = 'tools_preamble="## Tools\\n{schemas}\\n"'  # as agent_stage_test.py: a short tools section
+# No schemas in the tools section: the tool names are in the task's text, and the cold-start turns show every
+# call. It halves the tokens the lm stage trains on (agent_end_to_end covers the schemas).
+PREAMBLE = 'tools_preamble="## Tools\\n"'
 subprocess.run([AGENT_DATA, "--set", "task=code", "--set", f"out={data}", "--set", "count=200", "--set", PREAMBLE],
                check=True)
 
@@ -30,7 +32,8 @@ model = os.environ.get("DSRL_CODE_LM_MODEL")  # reuse a model from an earlier ru
 if not model:
     cold_start = (f"data.sources=[{{path: {data}/cold_start.jsonl, format: jsonl, prompt_field: prompt, "
                   "response_field: response, chat: false}]")
-    runner.train("lm", ranks=2, sets=[cold_start, f"train.steps={LM_STEPS}", "train.checkpoint_every=0"],
+    runner.train("lm", ranks=2, sets=[cold_start, f"train.steps={LM_STEPS}", "train.checkpoint_every=0",
+                                      "data.seq_len=1024"],
                  timeout=1500)
     model = runner.model("lm")
 
