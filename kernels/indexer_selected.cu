@@ -14,6 +14,7 @@ namespace dsrl::kernels {
 namespace {
 
 using namespace tc;
+using mla::add_pair;
 using mla::bf16;
 
 constexpr int kBlockKeys = 32;
@@ -48,15 +49,6 @@ struct Args {
   int topk;
   int64_t n_keys;
 };
-
-__device__ __forceinline__ void add_pair(float* dst, float x, float y) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  atomicAdd(reinterpret_cast<float2*>(dst), make_float2(x, y));
-#else
-  atomicAdd(dst, x);
-  atomicAdd(dst + 1, y);
-#endif
-}
 
 // What both kernels keep in shared memory, and the walk over the query's selected rows.
 template <class P>
@@ -205,20 +197,7 @@ __global__ void __launch_bounds__(Plan<kDim, kHeadTiles>::kThreads) selected_sco
     __syncthreads();  // dS of all heads is in place
 
     // dq += dS @ k over this warp's half of the channels.
-#pragma unroll
-    for (int ks = 0; ks < kBlockKeys / 16; ++ks) {
-      uint32_t da[4];
-      ldmatrix_x4(ds_tile + swizzled(tile * 16 + lane % 16, ks * 2 + lane / 16, 8), da);
-#pragma unroll
-      for (int np = 0; np < P::kDqTiles / 2; ++np) {
-        uint32_t kb[4];
-        const int key = ks * 16 + lane % 8 + ((lane / 8) % 2) * 8;
-        const int chunk = half * (kDim / 16) + np * 2 + lane / 16;
-        ldmatrix_x4_trans(kv_tile + swizzled(key, chunk, P::kChunks), kb);
-        mma_bf16(dq[2 * np], da, kb[0], kb[1]);
-        mma_bf16(dq[2 * np + 1], da, kb[2], kb[3]);
-      }
-    }
+    mla::accumulate_dq<kBlockKeys, kDim, P::kChunks>(dq, ds_tile, kv_tile, tile, half);
 
     // dkeys for keys [16 * key_tile, +16) of the block: A = dS^T (keys x heads), loaded once.
     const int key_tile = warp % 2;

@@ -14,6 +14,7 @@ namespace dsrl::kernels {
 namespace {
 
 using namespace tc;
+using mla::add_pair;
 using mla::bf16;
 
 constexpr int kBlockKeys = 32;
@@ -52,15 +53,6 @@ struct Args {
   int64_t n_kv;
   float scale;
 };
-
-__device__ __forceinline__ void add_pair(float* dst, float x, float y) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  atomicAdd(reinterpret_cast<float2*>(dst), make_float2(x, y));
-#else
-  atomicAdd(dst, x);
-  atomicAdd(dst + 1, y);
-#endif
-}
 
 // delta = rowsum(out * dout) and lse in base-2 units, per head of this CTA (one warp per head).
 template <class P>
@@ -164,20 +156,7 @@ __global__ void __launch_bounds__(Plan<kDqk, kDv, kHeadTiles>::kThreads, 1) spar
     __syncthreads();  // P and dS of all heads are in place
 
     // 2. dq += dS @ k over this warp's half of the channels.
-#pragma unroll
-    for (int ks = 0; ks < kBlockKeys / 16; ++ks) {
-      uint32_t da[4];
-      ldmatrix_x4(ds_tile + swizzled(tile * 16 + lane % 16, ks * 2 + lane / 16, 8), da);
-#pragma unroll
-      for (int np = 0; np < P::kDqTiles / 2; ++np) {
-        uint32_t kb[4];
-        const int key = ks * 16 + lane % 8 + ((lane / 8) % 2) * 8;
-        const int chunk = half * (kDqk / 16) + np * 2 + lane / 16;
-        ldmatrix_x4_trans(kv_tile + swizzled(key, chunk, P::kQRowChunks), kb);
-        mma_bf16(dq[2 * np], da, kb[0], kb[1]);
-        mma_bf16(dq[2 * np + 1], da, kb[2], kb[3]);
-      }
-    }
+    mla::accumulate_dq<kBlockKeys, kDqk, P::kQRowChunks>(dq, ds_tile, kv_tile, tile, half);
 
     // 3. dkv for keys [16 * key_tile, +16) of the block: A = dS^T and P^T (keys x heads), loaded once.
     const int key_tile = warp % 2;

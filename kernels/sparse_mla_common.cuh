@@ -1,5 +1,6 @@
-// What the sparse MLA kernels (forward and backward) share: whole rows copied with cp.async into swizzled tiles
-// (tensor_core.cuh), the gather of a query's selected kv rows, and the launch of one CTA per query and head group.
+// What the sparse MLA kernels (forward and backward) and the indexer's selected-score kernels share: whole rows
+// copied with cp.async into swizzled tiles (tensor_core.cuh), the gather of a query's selected rows, the backward's
+// dq step and paired atomics, and the launch of one CTA per query and head group.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -33,6 +34,39 @@ __device__ __forceinline__ void gather_rows(const bf16* kv, int64_t n_kv, const 
     const bf16* src = kv + (valid ? static_cast<int64_t>(id) * kChunks * 8 + chunk * 8 : 0);
     tc::cp_async_16(tile + tc::swizzled(row, chunk, kRowChunks), src, valid);
     if (chunk == 0) idx_s[row] = valid ? id : -1;
+  }
+}
+
+// fp32 atomics on two adjacent floats (one 8-byte atomic on sm_90).
+__device__ __forceinline__ void add_pair(float* dst, float x, float y) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float2*>(dst), make_float2(x, y));
+#else
+  atomicAdd(dst, x);
+  atomicAdd(dst + 1, y);
+#endif
+}
+
+// The backward kernels' dq step: dq += dS @ k for one block of kBlockKeys gathered rows. dS is the bf16 [heads, 32]
+// tile at ds_tile (rows of 8 chunks, swizzled); the warp owns the 16 heads of `tile` and the channel half `half`
+// of rows with kDim channels (kRowChunks 16-byte chunks per row) at kv_tile. kDqTiles: n8 tiles per half.
+template <int kBlockKeys, int kDim, int kRowChunks, int kDqTiles>
+__device__ __forceinline__ void accumulate_dq(float (&dq)[kDqTiles][4], uint32_t ds_tile, uint32_t kv_tile, int tile,
+                                              int half) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int ks = 0; ks < kBlockKeys / 16; ++ks) {
+    uint32_t da[4];
+    tc::ldmatrix_x4(ds_tile + tc::swizzled(tile * 16 + lane % 16, ks * 2 + lane / 16, 8), da);
+#pragma unroll
+    for (int np = 0; np < kDqTiles / 2; ++np) {
+      uint32_t kb[4];
+      const int key = ks * 16 + lane % 8 + ((lane / 8) % 2) * 8;
+      const int chunk = half * (kDim / 16) + np * 2 + lane / 16;
+      tc::ldmatrix_x4_trans(kv_tile + tc::swizzled(key, chunk, kRowChunks), kb);
+      tc::mma_bf16(dq[2 * np], da, kb[0], kb[1]);
+      tc::mma_bf16(dq[2 * np + 1], da, kb[2], kb[3]);
+    }
   }
 }
 

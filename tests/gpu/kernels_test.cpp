@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -223,6 +224,38 @@ ModelConfig kernel_sized_config() {
   return c;
 }
 
+// The eager MQA paths, recording the selections and routes that a kernel run then replays.
+ForwardOptions eager_mqa() {
+  ForwardOptions o;
+  o.record = true;
+  o.impl = AttentionImpl::kMQA;
+  o.kernels = false;
+  return o;
+}
+
+// `options` on the kernels, replaying what the eager run recorded.
+ForwardOptions kernels_replaying(ForwardOptions options, const ForwardResult& eager) {
+  options.kernels = true;
+  options.replay_topk = &eager.indexer_topk;
+  options.replay_experts = &eager.expert_ids;
+  return options;
+}
+
+// One forward of `inputs` and the backward of loss(result): the fp32 gradients of the parameters whose names hold
+// `only` ("" for all that got one), flattened into one vector.
+at::Tensor gradients_of(DeepseekV32& model, const at::Tensor& inputs, const ForwardOptions& options,
+                        ForwardResult* result, const std::function<at::Tensor(const ForwardResult&)>& loss,
+                        const std::string& only = "") {
+  for (at::Tensor& p : model->parameters()) p.mutable_grad().reset();
+  *result = model->forward(inputs, options);
+  loss(*result).backward();
+  std::vector<at::Tensor> grads;
+  for (const auto& p : model->named_parameters())
+    if (p.key().find(only) != std::string::npos && p.value().grad().defined())
+      grads.push_back(p.value().grad().to(at::kFloat).flatten());
+  return at::cat(grads);
+}
+
 // The kernels inside the model: a bf16 model whose attention (16 heads, 256 + 32 latent) and indexer (8 x 64) fit
 // them, run with ForwardOptions::kernels on and off. The indexer kernels pick the eager path's keys in the first
 // layer (same inputs); with the eager run's selection and routes replayed, the attention kernel gives its logits.
@@ -232,10 +265,7 @@ TEST(GpuKernelsInModel, MatchTheEagerPathsOfABf16Model) {
   cast_model(model, at::kCUDA, at::kBFloat16);
   at::NoGradGuard no_grad;
   at::Tensor tokens = at::randint(0, c.vocab_size, {2, 40}, at::kLong).cuda();
-  ForwardOptions eager;
-  eager.record = true;
-  eager.impl = AttentionImpl::kMQA;
-  eager.kernels = false;
+  ForwardOptions eager = eager_mqa();
   ForwardResult e = model->forward(tokens, eager);
   ForwardOptions kernels = eager;
   kernels.kernels = true;
@@ -243,9 +273,7 @@ TEST(GpuKernelsInModel, MatchTheEagerPathsOfABf16Model) {
   at::Tensor first_eager = std::get<0>(e.indexer_topk[0].sort(-1)), first_kernel = std::get<0>(k.indexer_topk[0].sort(-1));
   EXPECT_LE((first_eager != first_kernel).sum().item<int64_t>(), first_eager.numel() / 100)
       << "layer 0's selection: indexer kernels against the eager scores and at::topk";
-  kernels.replay_topk = &e.indexer_topk;
-  kernels.replay_experts = &e.expert_ids;
-  at::Tensor got = model->forward(tokens, kernels).logits.to(at::kFloat);
+  at::Tensor got = model->forward(tokens, kernels_replaying(eager, e)).logits.to(at::kFloat);
   at::Tensor want = e.logits.to(at::kFloat);
   EXPECT_LT(((got - want).norm() / want.norm()).item<double>(), 2e-2) << "attention kernel against the eager MQA";
 }
@@ -257,27 +285,12 @@ TEST(GpuKernelsInModel, TrainingGradientsMatchTheEagerMqa) {
   DeepseekV32 model = testing::tiny_model(c, 43);
   cast_model(model, at::kCUDA, at::kBFloat16);
   at::Tensor tokens = at::randint(0, c.vocab_size, {2, 41}, at::kLong).cuda();
-  auto gradients = [&](const ForwardOptions& options, ForwardResult* result) {
-    for (at::Tensor& p : model->parameters()) p.mutable_grad().reset();
-    *result = model->forward(tokens.narrow(1, 0, 40), options);
-    at::cross_entropy_loss(result->logits.to(at::kFloat).reshape({80, -1}), tokens.narrow(1, 1, 40).reshape({80}))
-        .backward();
-    std::vector<at::Tensor> grads;
-    for (const auto& p : model->named_parameters())
-      if (p.value().grad().defined()) grads.push_back(p.value().grad().to(at::kFloat).flatten());
-    return at::cat(grads);
+  auto lm_loss = [&](const ForwardResult& r) {
+    return at::cross_entropy_loss(r.logits.to(at::kFloat).reshape({80, -1}), tokens.narrow(1, 1, 40).reshape({80}));
   };
-  ForwardOptions eager;
-  eager.record = true;
-  eager.impl = AttentionImpl::kMQA;
-  eager.kernels = false;
   ForwardResult e, k;
-  at::Tensor want = gradients(eager, &e);
-  ForwardOptions kernels = eager;
-  kernels.kernels = true;
-  kernels.replay_topk = &e.indexer_topk;
-  kernels.replay_experts = &e.expert_ids;
-  at::Tensor got = gradients(kernels, &k);
+  at::Tensor want = gradients_of(model, tokens.narrow(1, 0, 40), eager_mqa(), &e, lm_loss);
+  at::Tensor got = gradients_of(model, tokens.narrow(1, 0, 40), kernels_replaying(eager_mqa(), e), &k, lm_loss);
   ASSERT_EQ(got.sizes(), want.sizes());
   EXPECT_LT(relative_error(got, want), 5e-2) << "all parameter gradients";
   at::Tensor kv_proj = model->named_parameters()["model.layers.0.self_attn.kv_a_proj_with_mqa.weight"].grad();
@@ -291,27 +304,12 @@ TEST(GpuKernelsInModel, SparseIndexerKlMatchesTheEagerPath) {
   DeepseekV32 model = testing::tiny_model(c, 47);
   cast_model(model, at::kCUDA, at::kBFloat16);
   at::Tensor tokens = at::randint(0, c.vocab_size, {2, 40}, at::kLong).cuda();
-  auto indexer_gradients = [&](const ForwardOptions& options, ForwardResult* result) {
-    for (at::Tensor& p : model->parameters()) p.mutable_grad().reset();
-    *result = model->forward(tokens, options);
-    at::stack(result->indexer.kl).sum().backward();
-    std::vector<at::Tensor> grads;
-    for (const auto& p : model->named_parameters())
-      if (p.key().find(".indexer.") != std::string::npos) grads.push_back(p.value().grad().to(at::kFloat).flatten());
-    return at::cat(grads);
-  };
-  ForwardOptions eager;
-  eager.record = true;
-  eager.impl = AttentionImpl::kMQA;
-  eager.kernels = false;
+  auto kl = [](const ForwardResult& r) { return at::stack(r.indexer.kl).sum(); };
+  ForwardOptions eager = eager_mqa();
   eager.indexer_loss = true;
   ForwardResult e, k;
-  at::Tensor want = indexer_gradients(eager, &e);
-  ForwardOptions kernels = eager;
-  kernels.kernels = true;
-  kernels.replay_topk = &e.indexer_topk;
-  kernels.replay_experts = &e.expert_ids;
-  at::Tensor got = indexer_gradients(kernels, &k);
+  at::Tensor want = gradients_of(model, tokens, eager, &e, kl, ".indexer.");
+  at::Tensor got = gradients_of(model, tokens, kernels_replaying(eager, e), &k, kl, ".indexer.");
   EXPECT_LT(relative_error(at::stack(k.indexer.kl), at::stack(e.indexer.kl)), 2e-2) << "KL per layer and query";
   ASSERT_EQ(got.sizes(), want.sizes());
   EXPECT_LT(relative_error(got, want), 5e-2) << "indexer weight gradients";
