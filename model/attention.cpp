@@ -148,7 +148,7 @@ at::Tensor MLAImpl::forward(const at::Tensor& x, const LayerKeys& keys, const At
 
   at::Tensor topk;  // [B, S, k] selected key positions, undefined in dense mode
   // Dense warm-up trains the indexer on every causal key: [B, S, T] scores with gradient to its weights. Sparse
-  // training scores the selected keys only (add_indexer_terms).
+  // training scores the selected keys only (add_sparse_indexer_terms).
   at::Tensor index_scores;
   if (ctx.indexer_terms && !ctx.sparse) index_scores = indexer->scores(x.detach(), q_lat.detach(), keys.index_k, ctx);
   if (replay_topk.defined()) {
