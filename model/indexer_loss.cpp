@@ -11,6 +11,18 @@ namespace {
 
 constexpr int64_t kBlockElements = int64_t{1} << 26;  // fp32 scores per block of queries (256 MiB)
 
+// What the target's score products take: CUDA bf16 stays bf16 (tensor cores, fp32 accumulation and output: as
+// precise as the attention itself), anything else becomes fp32.
+at::Tensor gemm_operand(const at::Tensor& t) {
+  return t.is_cuda() && t.scalar_type() == at::kBFloat16 ? t : t.to(at::kFloat);
+}
+
+// a [N, m, d] x b [N, d, n] -> [N, m, n] fp32, for operands from gemm_operand.
+at::Tensor bmm_fp32(const at::Tensor& a, const at::Tensor& b) {
+  if (a.scalar_type() == at::kBFloat16 && b.scalar_type() == at::kBFloat16) return at::bmm(a, b, at::kFloat);
+  return at::bmm(a.to(at::kFloat), b.to(at::kFloat));
+}
+
 }  // namespace
 
 AttentionTarget attention_target(const at::Tensor& q, const at::Tensor& k, double scale, const at::Tensor& causal,
@@ -19,12 +31,14 @@ AttentionTarget attention_target(const at::Tensor& q, const at::Tensor& k, doubl
   const int64_t B = q.size(0), H = q.size(1), S = q.size(2), T = k.size(2);
   const int64_t block = std::max<int64_t>(1, std::min<int64_t>(S, kBlockElements / std::max<int64_t>(1, B * H * T)));
   const bool dense = attended.is_same(causal);  // dense attention: p_t is the causal softmax itself
-  at::Tensor kf = k.to(at::kFloat).transpose(2, 3);  // [B, H, dq, T]
+  const int64_t dq = q.size(3);
+  at::Tensor kt = gemm_operand(k).transpose(2, 3).reshape({B * H, dq, T});  // [B*H, dq, T]
   std::vector<at::Tensor> probs, recall;
   for (int64_t s0 = 0; s0 < S; s0 += block) {
     const int64_t n = std::min(block, S - s0);
     auto rows = [&](const at::Tensor& m) { return m.narrow(1, s0, n).unsqueeze(1); };  // [B, 1, n, T]
-    at::Tensor logits = at::matmul(q.narrow(2, s0, n).to(at::kFloat), kf).mul_(scale);  // [B, H, n, T]
+    at::Tensor qb = gemm_operand(q.narrow(2, s0, n)).reshape({B * H, n, dq});
+    at::Tensor logits = bmm_fp32(qb, kt).view({B, H, n, T}).mul_(scale);                 // [B, H, n, T]
     logits.masked_fill_(rows(causal).logical_not(), -INFINITY);
     at::Tensor lse_causal = at::logsumexp(logits, {-1}, true);                             // [B, H, n, 1]
     if (dense) {
@@ -46,13 +60,13 @@ AttentionTarget selected_attention_target(const at::Tensor& q, const at::Tensor&
   c10::NoGradGuard no_grad;
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), W = q.size(3), T = kv.size(1), K = topk.size(-1);
   const int64_t block = std::max<int64_t>(1, std::min<int64_t>(S, kBlockElements / std::max<int64_t>(1, B * H * T)));
-  at::Tensor keys = kv.to(at::kFloat).transpose(1, 2);  // [B, W, T]
+  at::Tensor keys = gemm_operand(kv).transpose(1, 2);  // [B, W, T]
   std::vector<at::Tensor> probs, recall;
   for (int64_t s0 = 0; s0 < S; s0 += block) {
     const int64_t n = std::min(block, S - s0);
     // One batched GEMM per sequence, [B, n*H, W] x [B, W, T] (a broadcast matmul would copy the keys per query).
-    at::Tensor qb = q.narrow(1, s0, n).to(at::kFloat).reshape({B, n * H, W});
-    at::Tensor all = at::bmm(qb, keys).view({B, n, H, T}).mul_(scale);                    // [B, n, H, T]
+    at::Tensor qb = gemm_operand(q.narrow(1, s0, n)).reshape({B, n * H, W});
+    at::Tensor all = bmm_fp32(qb, keys).view({B, n, H, T}).mul_(scale);                  // [B, n, H, T]
     all.masked_fill_(causal.narrow(1, s0, n).logical_not().unsqueeze(2), -INFINITY);
     at::Tensor lse_causal = at::logsumexp(all, {-1}, true);                                // [B, n, H, 1]
     at::Tensor ok = valid.narrow(1, s0, n).unsqueeze(2);                                   // [B, n, 1, K]
