@@ -14,8 +14,8 @@
 #include <c10/cuda/CUDAGuard.h>
 
 #include "kernels/indexer_selected_cuda.h"
-#include "model/cuda_tensor.h"
 #endif
+#include "model/kernel_tensors.h"
 
 namespace dsrl {
 namespace {
@@ -40,11 +40,6 @@ kernels::SelectedScoresShape checked_shape(const char* fn, const at::Tensor& q, 
   return {q.size(0), q.size(1), q.size(2), keys.size(0), sel.size(1)};
 }
 
-// int32 rows; int64 ones outside [0, n_keys) become "none" first, so none wraps into a valid-looking row.
-at::Tensor rows_int32(const at::Tensor& sel, int64_t n_keys) {
-  return sel.scalar_type() == at::kLong ? sel.clamp(-1, n_keys).to(at::kInt).contiguous() : sel.contiguous();
-}
-
 #ifdef DSRL_CUDA
 void check_cuda(const char* fn, const at::Tensor& q, const at::Tensor& keys) {
   DSRL_CHECK(selected_scores_kernel_applies(q) && keys.scalar_type() == at::kBFloat16,
@@ -65,15 +60,15 @@ at::Tensor float_contiguous(const at::Tensor& t) { return t.to(at::kFloat).conti
 at::Tensor selected_scores_forward(const at::Tensor& q, const at::Tensor& w, const at::Tensor& keys,
                                    const at::Tensor& sel) {
   const kernels::SelectedScoresShape shape = checked_shape("selected_scores_forward", q, w, keys, sel);
-  at::Tensor rows = rows_int32(sel, shape.n_keys);
+  at::Tensor rows = kernel_tensors::int32_rows(sel, shape.n_keys);
   at::Tensor scores = at::empty({shape.queries, shape.topk}, w.options());
   if (q.is_cuda()) {
 #ifdef DSRL_CUDA
     check_cuda("selected_scores_forward", q, keys);
     const c10::cuda::CUDAGuard device(q.device());
-    at::Tensor qc = cuda_tensor::aligned_contiguous(q), kc = cuda_tensor::aligned_contiguous(keys);
-    cudaError_t err = kernels::selected_scores_cuda(cuda_tensor::bf16_ptr(qc), w.contiguous().data_ptr<float>(),
-                                                    cuda_tensor::bf16_ptr(kc), rows.data_ptr<int32_t>(),
+    at::Tensor qc = kernel_tensors::aligned_contiguous(q), kc = kernel_tensors::aligned_contiguous(keys);
+    cudaError_t err = kernels::selected_scores_cuda(kernel_tensors::bf16_ptr(qc), w.contiguous().data_ptr<float>(),
+                                                    kernel_tensors::bf16_ptr(kc), rows.data_ptr<int32_t>(),
                                                     scores.data_ptr<float>(), shape, at::cuda::getCurrentCUDAStream());
     DSRL_CHECK(err == cudaSuccess, "selected_scores_cuda failed: {}", cudaGetErrorString(err));
     return scores;
@@ -93,7 +88,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> selected_scores_backward(const at
   const kernels::SelectedScoresShape shape = checked_shape("selected_scores_backward", q, w, keys, sel);
   DSRL_CHECK(dscores.sizes() == sel.sizes(), "selected_scores_backward: dscores must be [{}], got [{}]",
              fmt::join(sel.sizes(), ", "), fmt::join(dscores.sizes(), ", "));
-  at::Tensor rows = rows_int32(sel, shape.n_keys);
+  at::Tensor rows = kernel_tensors::int32_rows(sel, shape.n_keys);
   at::Tensor g = float_contiguous(dscores.to(q.device()));
   at::Tensor dw = at::empty({shape.queries, shape.heads}, w.options());
   at::Tensor dkeys = at::empty({shape.n_keys, shape.dim}, w.options());
@@ -101,11 +96,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> selected_scores_backward(const at
 #ifdef DSRL_CUDA
     check_cuda("selected_scores_backward", q, keys);
     const c10::cuda::CUDAGuard device(q.device());
-    at::Tensor qc = cuda_tensor::aligned_contiguous(q), kc = cuda_tensor::aligned_contiguous(keys);
+    at::Tensor qc = kernel_tensors::aligned_contiguous(q), kc = kernel_tensors::aligned_contiguous(keys);
     at::Tensor dq = at::empty_like(qc);
     cudaError_t err = kernels::selected_scores_backward_cuda(
-        cuda_tensor::bf16_ptr(qc), w.contiguous().data_ptr<float>(), cuda_tensor::bf16_ptr(kc),
-        rows.data_ptr<int32_t>(), g.data_ptr<float>(), cuda_tensor::bf16_mut_ptr(dq), dw.data_ptr<float>(),
+        kernel_tensors::bf16_ptr(qc), w.contiguous().data_ptr<float>(), kernel_tensors::bf16_ptr(kc),
+        rows.data_ptr<int32_t>(), g.data_ptr<float>(), kernel_tensors::bf16_mut_ptr(dq), dw.data_ptr<float>(),
         dkeys.data_ptr<float>(), shape, at::cuda::getCurrentCUDAStream());
     DSRL_CHECK(err == cudaSuccess, "selected_scores_backward_cuda failed: {}", cudaGetErrorString(err));
     return {dq, dw, dkeys.to(keys.scalar_type())};

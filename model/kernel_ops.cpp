@@ -21,15 +21,15 @@
 #include "kernels/rmsnorm_cuda.h"
 #include "kernels/sampling_cuda.h"
 #include "kernels/sparse_mla_cuda.h"
-#include "model/cuda_tensor.h"
 #endif
+#include "model/kernel_tensors.h"
 
 namespace dsrl {
 
 #ifdef DSRL_CUDA
-using cuda_tensor::aligned_contiguous;
-using cuda_tensor::bf16_mut_ptr;
-using cuda_tensor::bf16_ptr;
+using kernel_tensors::aligned_contiguous;
+using kernel_tensors::bf16_mut_ptr;
+using kernel_tensors::bf16_ptr;
 #endif
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
@@ -77,11 +77,6 @@ void check_sparse_mla_inputs(const char* fn, const at::Tensor& q, const at::Tens
   DSRL_CHECK(kv.size(0) <= std::numeric_limits<int32_t>::max(), "{}: {} kv rows exceed int32", fn, kv.size(0));
 }
 
-// int32 rows for the kernels: int64 rows past int32 would wrap into valid-looking ones, so anything outside
-// [0, n_kv) becomes "none" first.
-at::Tensor sparse_mla_rows(const at::Tensor& indices, int64_t n_kv) {
-  return indices.scalar_type() == at::kLong ? indices.clamp(-1, n_kv).to(at::kInt).contiguous() : indices.contiguous();
-}
 
 #ifdef DSRL_CUDA
 void check_sparse_mla_cuda(const char* fn, const at::Tensor& q, const at::Tensor& kv, int64_t d_v) {
@@ -101,7 +96,7 @@ std::pair<at::Tensor, at::Tensor> sparse_mla_forward(const at::Tensor& q, const 
   DSRL_CHECK(splits >= 0 && splits <= 64, "sparse_mla_forward: splits must be in [0, 64] (0: automatic), got {}",
              splits);
   kernels::SparseMlaShape shape{q.size(0), q.size(1), kv.size(0), q.size(2), d_v, indices.size(1)};
-  at::Tensor idx = sparse_mla_rows(indices, shape.n_kv);
+  at::Tensor idx = kernel_tensors::int32_rows(indices, shape.n_kv);
   at::Tensor lse = at::empty({shape.s_q, shape.heads}, q.options().dtype(at::kFloat));
   if (q.is_cuda()) {
 #ifdef DSRL_CUDA
@@ -147,7 +142,7 @@ std::pair<at::Tensor, at::Tensor> sparse_mla_backward(const at::Tensor& q, const
   DSRL_CHECK(out.device() == q.device() && dout.device() == q.device() && lse.device() == q.device(),
              "{}: q on {} but out on {}, dout on {}, lse on {}", fn, q.device().str(), out.device().str(),
              dout.device().str(), lse.device().str());
-  at::Tensor idx = sparse_mla_rows(indices, shape.n_kv);
+  at::Tensor idx = kernel_tensors::int32_rows(indices, shape.n_kv);
   if (q.is_cuda()) {
 #ifdef DSRL_CUDA
     check_sparse_mla_cuda(fn, q, kv, d_v);
