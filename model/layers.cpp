@@ -4,17 +4,15 @@
 
 #include <cmath>
 
+#include "model/norm_ops.h"
+
 namespace dsrl {
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps_) : eps(eps_) {
   weight = register_parameter("weight", at::ones({dim}));
 }
 
-at::Tensor RMSNormImpl::forward(const at::Tensor& x) {
-  at::Tensor xf = x.to(at::kFloat);
-  at::Tensor normed = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
-  return weight * normed.to(x.scalar_type());
-}
+at::Tensor RMSNormImpl::forward(const at::Tensor& x) { return rms_norm_layer(x, weight, eps); }
 
 torch::nn::Linear linear(int64_t in, int64_t out) {
   return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));

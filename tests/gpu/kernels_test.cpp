@@ -4,6 +4,7 @@
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +15,7 @@
 
 #include "kernels/sparse_mla_cuda.h"
 #include "model/kernel_ops.h"
+#include "model/norm_ops.h"
 #include "model/transformer.h"
 #include "tests/model/model_fixture.h"
 #include "tests/model/sparse_mla_eager.h"
@@ -359,6 +361,44 @@ TEST(GpuIndexerSelected, MatchesEagerAutogradAndReference) {
       EXPECT_LT(relative_error(dw, ref_dw), 2e-2) << name << ": dw vs reference";
       EXPECT_LT(relative_error(dkeys, ref_dkeys), 2e-2) << name << ": dkeys vs reference";
     }
+  }
+}
+
+// The model's bf16 RMSNorm layer on the kernels against autograd through the ATen formula on the same bf16 tensors:
+// the output (the same roundings, so almost every element is bit-equal), dx and dweight. Shapes: one pair, the
+// 286M model's norms, a long stack of rows (many rows per backward warp) and V3.2's hidden size; x is also given as a
+// view starting at an odd element, which the wrapper copies to a pair boundary.
+TEST(GpuRmsNorm, MatchesEagerForwardAndGradients) {
+  struct Case {
+    int64_t rows, dim;
+    bool offset_view;
+  };
+  at::manual_seed(11);
+  for (const Case& c : std::vector<Case>{{1, 2, false}, {7, 256, true}, {300, 1024, false}, {8192, 384, false},
+                                         {5, 7168, true}}) {
+    const std::string name = std::to_string(c.rows) + " x " + std::to_string(c.dim) + (c.offset_view ? ", view" : "");
+    at::Tensor base = (at::randn({c.rows, c.dim + 1}) * 3).to(at::kBFloat16).cuda();
+    at::Tensor x = c.offset_view ? base.narrow(1, 1, c.dim) : base.narrow(1, 0, c.dim).contiguous();
+    at::Tensor w = (at::rand({c.dim}) + 0.5).to(at::kBFloat16).cuda();
+    at::Tensor dy = at::randn({c.rows, c.dim}).to(at::kBFloat16).cuda();
+    ASSERT_TRUE(rms_norm_kernel_applies(x, w)) << name;
+    at::Tensor xe = x.detach().requires_grad_(true), we = w.detach().requires_grad_(true);
+    at::Tensor want = rms_norm_eager(xe, we, 1e-6);
+    auto want_grads = torch::autograd::grad({want}, {xe, we}, {dy});
+    at::Tensor xk = x.detach().requires_grad_(true), wk = w.detach().requires_grad_(true);
+    at::Tensor got = rms_norm_layer(xk, wk, 1e-6);
+    auto got_grads = torch::autograd::grad({got}, {xk, wk}, {dy});
+    ASSERT_EQ(got.scalar_type(), at::kBFloat16) << name;
+    const at::Tensor gf = got.to(at::kFloat), wf = want.to(at::kFloat);
+    // r's last bits may differ (the order of the sum), which can flip the rounding of x * r and then of weight * n:
+    // two bf16 ulps at most.
+    EXPECT_TRUE(((gf - wf).abs() <= wf.abs() * 2e-2 + 1e-3).all().item<bool>())
+        << name << ": max |diff| " << (gf - wf).abs().max().item<float>();
+    EXPECT_GT((got == want).to(at::kFloat).mean().item<double>(), 0.98) << name << ": bit-equal share";
+    EXPECT_LT(relative_error(got_grads[0], want_grads[0]), 1e-2) << name << ": dx";
+    EXPECT_LT(relative_error(got_grads[1], want_grads[1]), 1e-2) << name << ": dweight";
+    EXPECT_EQ(got_grads[0].scalar_type(), at::kBFloat16) << name;
+    EXPECT_EQ(got_grads[1].scalar_type(), at::kBFloat16) << name;
   }
 }
 

@@ -2,12 +2,14 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "common/error.h"
+#include "model/norm_ops.h"
 #include "model/sampling.h"
 #include "tests/common/error_of.h"
 #include "tests/model/sparse_mla_eager.h"
@@ -37,6 +39,41 @@ TEST(RmsNormOp, RejectsBadInputsWithClearErrors) {
   EXPECT_NE(msg.find("expected fp32 x and weight, got Double and Double"), std::string::npos) << msg;
   msg = testing::error_of([] { rms_norm(at::ones({2, 4}), at::ones({5}), 1e-6); });
   EXPECT_NE(msg.find("weight must be [4], got [5]"), std::string::npos) << msg;
+}
+
+// The fused layer's op on the CPU (the C++ references) against autograd through the ATen formula: the output and
+// both gradients, for a strided x.
+TEST(RmsNormLayerOp, ReferenceGradientsMatchEagerAutograd) {
+  at::manual_seed(3);
+  at::Tensor x = at::randn({6, 2, 24}).transpose(0, 1).requires_grad_(true);  // [2, 6, 24], not contiguous
+  at::Tensor w = (at::rand({24}) + 0.5).requires_grad_(true);
+  at::Tensor dy = at::randn({2, 6, 24});
+  at::Tensor want = rms_norm_eager(x, w, 1e-5);
+  auto want_grads = torch::autograd::grad({want}, {x, w}, {dy});
+  at::Tensor got = rms_norm_fused(x, w, 1e-5);
+  auto got_grads = torch::autograd::grad({got}, {x, w}, {dy});
+  EXPECT_TRUE(at::allclose(got, want, 1e-5, 1e-6)) << (got - want).abs().max().item<float>();
+  EXPECT_TRUE(at::allclose(got_grads[0], want_grads[0], 1e-4, 1e-5))
+      << "dx: " << (got_grads[0] - want_grads[0]).abs().max().item<float>();
+  EXPECT_TRUE(at::allclose(got_grads[1], want_grads[1], 1e-4, 1e-5))
+      << "dweight: " << (got_grads[1] - want_grads[1]).abs().max().item<float>();
+  EXPECT_GT(want_grads[1].abs().sum().item<float>(), 0.f);
+}
+
+TEST(RmsNormLayerOp, RefusesMismatchedTensorsClearly) {
+  const at::Tensor x = at::randn({3, 8}), w = at::ones({8});
+  std::string msg = testing::error_of([&] { rms_norm_backward(x, w, at::randn({3, 7}), 1e-6); });
+  EXPECT_NE(msg.find("rms_norm_backward: dy must match x ([3, 8] Float on cpu), got [3, 7] Float on cpu"),
+            std::string::npos) << msg;
+  msg = testing::error_of([&] { rms_norm_fused(x.to(at::kBFloat16), w.to(at::kBFloat16), 1e-6); });
+  EXPECT_NE(msg.find("rms_norm_fused: expected bf16 CUDA tensors"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("got x BFloat16 on cpu"), std::string::npos) << msg;
+  msg = testing::error_of([&] { rms_norm_fused(x, at::ones({9}), 1e-6); });
+  EXPECT_NE(msg.find("expected x [..., D] and weight [D], got [3, 8] and [9]"), std::string::npos) << msg;
+  // The layer itself keeps the ATen formula where the fused op does not apply (here: bf16 on the CPU).
+  EXPECT_FALSE(rms_norm_kernel_applies(x.to(at::kBFloat16), w.to(at::kBFloat16)));
+  at::Tensor y = rms_norm_layer(x.to(at::kBFloat16), w.to(at::kBFloat16), 1e-6);
+  EXPECT_TRUE(at::equal(y, rms_norm_eager(x.to(at::kBFloat16), w.to(at::kBFloat16), 1e-6)));
 }
 
 // Random indices over [-1, n_kv] (so some select nothing and one is past the end), with repeats.
