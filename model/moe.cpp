@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include "model/moe_ops.h"
+
 namespace dsrl {
 
 RouterImpl::RouterImpl(const ModelConfig& c)
@@ -56,39 +58,35 @@ ExpertsImpl::ExpertsImpl(int64_t experts, int64_t hidden, int64_t intermediate) 
 
 at::Tensor ExpertsImpl::forward(const at::Tensor& x, const Routing& routing) {
   const int64_t k = routing.ids.size(1), E = gate_proj.size(0);
-  at::Tensor flat = routing.ids.flatten();                    // [N * k] expert of each token-slot
-  at::Tensor order = flat.argsort(/*stable=*/true);           // token-slots grouped by expert
-  at::Tensor tokens = order.div(k, "floor");                  // token of each sorted slot
-  at::Tensor counts = at::zeros({E}, flat.options()).scatter_add_(0, flat, at::ones_like(flat));  // [E], no sync
-  at::Tensor xs = x.index_select(0, tokens);                  // [N * k, D]
+  const SlotGroups groups = group_slots(routing.ids, E);
+  at::Tensor xs = dispatch_rows(x, groups, k);  // [N * k, D] grouped by expert
   const bool grouped_ok = allow_grouped_gemm && x.is_cuda() && x.scalar_type() == at::kBFloat16;
-  at::Tensor ys = grouped_ok ? grouped(xs, counts) : looped(xs, counts);  // [N * k, D]
-  at::Tensor w = routing.weights.flatten().index_select(0, order).unsqueeze(1).to(x.scalar_type());
-  return at::zeros_like(x).index_add_(0, tokens, ys * w);
+  at::Tensor ys = grouped_ok ? grouped(xs, groups.ends) : looped(xs, groups.ends);  // [N * k, D]
+  return combine_rows(ys, routing.weights, groups);
 }
 
-at::Tensor ExpertsImpl::grouped(const at::Tensor& xs, const at::Tensor& counts) {
-  at::Tensor offsets = counts.cumsum(0).to(at::kInt);  // end row of each expert's group
+at::Tensor ExpertsImpl::grouped(const at::Tensor& xs, const at::Tensor& ends) {
   auto mm = [&](const at::Tensor& a, const at::Tensor& weight) {  // weight [E, out, in] -> a @ weight[e]^T per group
-    return at::_grouped_mm(a, weight.transpose(1, 2), offsets);
+    return at::_grouped_mm(a, weight.transpose(1, 2), ends);
   };
   return mm(at::silu(mm(xs, gate_proj)) * mm(xs, up_proj), down_proj);
 }
 
-at::Tensor ExpertsImpl::looped(const at::Tensor& xs, const at::Tensor& counts) {
+at::Tensor ExpertsImpl::looped(const at::Tensor& xs, const at::Tensor& ends) {
   // unbind once: its backward stacks the per-expert gradients into one tensor, where indexing per expert would
   // build a full-size zero gradient for every expert used.
   const std::vector<at::Tensor> gate = gate_proj.unbind(0), up = up_proj.unbind(0), down = down_proj.unbind(0);
-  const at::Tensor host_counts = counts.cpu();
-  const int64_t* count = host_counts.data_ptr<int64_t>();
+  const at::Tensor host_ends = ends.cpu();
+  const int32_t* end = host_ends.data_ptr<int32_t>();
   std::vector<at::Tensor> parts;
   int64_t start = 0;
   for (size_t e = 0; e < gate.size(); ++e) {
-    if (count[e] == 0) continue;
-    at::Tensor xe = xs.narrow(0, start, count[e]);                                // [n_e, D]
+    const int64_t count = end[e] - start;
+    if (count == 0) continue;
+    at::Tensor xe = xs.narrow(0, start, count);                                   // [n_e, D]
     at::Tensor h = at::silu(at::linear(xe, gate[e])) * at::linear(xe, up[e]);      // [n_e, I]
     parts.push_back(at::linear(h, down[e]));                                       // [n_e, D]
-    start += count[e];
+    start = end[e];
   }
   return parts.empty() ? at::zeros_like(xs) : at::cat(parts);
 }

@@ -43,17 +43,19 @@ TORCH_MODULE(Router);
 class ExpertsImpl : public torch::nn::Module {
  public:
   ExpertsImpl(int64_t experts, int64_t hidden, int64_t intermediate);
-  // x: [N, D], routing for those N tokens -> [N, D] sum of weighted expert outputs. On CUDA in bf16 one grouped
-  // GEMM per projection (at::_grouped_mm, no host sync); elsewhere a loop over the experts that have tokens.
+  // x: [N, D], routing for those N tokens -> [N, D] sum of weighted expert outputs. Rows move by gathers
+  // (model/moe_ops.h). On CUDA in bf16 one grouped GEMM per projection (at::_grouped_mm, no host sync); elsewhere a
+  // loop over the experts that have tokens.
   at::Tensor forward(const at::Tensor& x, const Routing& routing);
   at::Tensor gate_proj, up_proj;  // [E, I, D]
   at::Tensor down_proj;           // [E, D, I]
   bool allow_grouped_gemm = true;  // false forces the loop (tests compare the two)
 
  private:
-  // xs: [M, D] token rows sorted by expert, counts: [E] rows per expert -> [M, D] unweighted expert outputs
-  at::Tensor grouped(const at::Tensor& xs, const at::Tensor& counts);
-  at::Tensor looped(const at::Tensor& xs, const at::Tensor& counts);
+  // xs: [M, D] token rows grouped by expert, ends: [E] int32 one past each expert's last row -> [M, D] unweighted
+  // expert outputs
+  at::Tensor grouped(const at::Tensor& xs, const at::Tensor& ends);
+  at::Tensor looped(const at::Tensor& xs, const at::Tensor& ends);
 };
 TORCH_MODULE(Experts);
 

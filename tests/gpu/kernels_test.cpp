@@ -15,6 +15,7 @@
 
 #include "kernels/sparse_mla_cuda.h"
 #include "model/kernel_ops.h"
+#include "model/moe_ops.h"
 #include "model/norm_ops.h"
 #include "model/transformer.h"
 #include "tests/model/model_fixture.h"
@@ -400,6 +401,41 @@ TEST(GpuRmsNorm, MatchesEagerForwardAndGradients) {
     EXPECT_EQ(got_grads[0].scalar_type(), at::kBFloat16) << name;
     EXPECT_EQ(got_grads[1].scalar_type(), at::kBFloat16) << name;
   }
+}
+
+// The slot grouping on the GPU equals the C++ reference exactly (both are the stable order), from one slot to more
+// than a chunk of 1024 many times over, with experts that get nothing; past 256 experts the stable-sort path. A
+// replay in a CUDA graph gives the same groups.
+TEST(GpuMoeDispatch, MatchesReferenceExactly) {
+  at::manual_seed(12);
+  for (auto [tokens, k, experts] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {1, 1, 1}, {3, 2, 16}, {64, 4, 16}, {1000, 8, 256}, {8192, 4, 16}, {4096, 8, 300}, {20000, 6, 64}}) {
+    const std::string name = std::to_string(tokens) + " tokens x " + std::to_string(k) + " of " +
+                             std::to_string(experts) + " experts";
+    // Skewed: half the choices among the first 3 experts, so some groups are large and others empty.
+    at::Tensor ids = at::where(at::rand({tokens, k}) < 0.5, at::randint(0, std::min<int64_t>(3, experts), {tokens, k}),
+                               at::randint(0, experts, {tokens, k}));
+    const SlotGroups want = group_slots(ids, experts);
+    const SlotGroups got = group_slots(ids.cuda(), experts);
+    EXPECT_TRUE(at::equal(got.order.cpu(), want.order)) << name << ": order";
+    EXPECT_TRUE(at::equal(got.rows.cpu(), want.rows)) << name << ": rows";
+    EXPECT_TRUE(at::equal(got.ends.cpu(), want.ends)) << name << ": ends";
+  }
+  at::Tensor ids = at::randint(0, 16, {64, 4}, at::kLong).cuda();
+  SlotGroups out;
+  at::cuda::CUDAGraph graph;
+  {
+    const at::cuda::CUDAStreamGuard side(at::cuda::getStreamFromPool());
+    group_slots(ids, 16);  // warm-up outside the capture
+    graph.capture_begin();
+    out = group_slots(ids, 16);
+    graph.capture_end();
+  }
+  ids.copy_(at::randint(0, 16, {64, 4}, at::kLong));
+  graph.replay();
+  at::cuda::device_synchronize();
+  const SlotGroups want = group_slots(ids.cpu(), 16);
+  EXPECT_TRUE(at::equal(out.order.cpu(), want.order) && at::equal(out.ends.cpu(), want.ends)) << "graph replay";
 }
 
 // The fused sampler on the GPU against its C++ reference on the same logits (bf16-valued, so ties are common and

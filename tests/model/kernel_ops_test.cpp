@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "model/moe_ops.h"
 #include "model/norm_ops.h"
 #include "model/sampling.h"
 #include "tests/common/error_of.h"
@@ -74,6 +75,45 @@ TEST(RmsNormLayerOp, RefusesMismatchedTensorsClearly) {
   EXPECT_FALSE(rms_norm_kernel_applies(x.to(at::kBFloat16), w.to(at::kBFloat16)));
   at::Tensor y = rms_norm_layer(x.to(at::kBFloat16), w.to(at::kBFloat16), 1e-6);
   EXPECT_TRUE(at::equal(y, rms_norm_eager(x.to(at::kBFloat16), w.to(at::kBFloat16), 1e-6)));
+}
+
+TEST(MoeOps, GroupSlotsIsAStableSortByExpert) {
+  at::manual_seed(5);
+  at::Tensor ids = at::randint(0, 6, {40, 3}, at::kLong);
+  const SlotGroups g = group_slots(ids, 7);  // expert 6 gets nothing
+  at::Tensor want_order = ids.flatten().argsort(/*stable=*/true);
+  EXPECT_TRUE(at::equal(g.order, want_order));
+  EXPECT_TRUE(at::equal(g.rows.index_select(0, g.order), at::arange(120, at::kLong)));
+  at::Tensor counts = at::bincount(ids.flatten(), {}, 7);
+  EXPECT_TRUE(at::equal(g.ends, counts.cumsum(0).to(at::kInt)));
+  const std::string msg = testing::error_of([] { group_slots(at::tensor({0, 3, 1, 9}, at::kLong).view({2, 2}), 4); });
+  EXPECT_NE(msg.find("group_slots: slot 3 (token 1, choice 1) names expert 9, outside [0, 4)"), std::string::npos)
+      << msg;
+}
+
+// The gather-only row moves against the scatter formulation they replaced (index_select to the groups, index_add_
+// back): outputs and the gradients of x, the expert outputs and the weights.
+TEST(MoeOps, RowMovesMatchTheScatterFormulation) {
+  at::manual_seed(6);
+  const int64_t N = 9, k = 3, D = 5, E = 4;
+  at::Tensor ids = at::randint(0, E, {N, k}, at::kLong);
+  at::Tensor x = at::randn({N, D}, at::kDouble).requires_grad_(true);
+  at::Tensor w = at::rand({N, k}, at::kDouble).requires_grad_(true);
+  at::Tensor scale = at::randn({N * k, D}, at::kDouble);  // stands in for the experts: ys = xs * scale
+  at::Tensor dout = at::randn({N, D}, at::kDouble);
+  const SlotGroups g = group_slots(ids, E);
+  at::Tensor got = combine_rows(dispatch_rows(x, g, k) * scale, w, g);
+  auto got_grads = torch::autograd::grad({got}, {x, w}, {dout});
+  at::Tensor tokens = g.order.div(k, "floor");
+  at::Tensor ys = x.index_select(0, tokens) * scale;
+  at::Tensor want = at::zeros_like(x).index_add_(0, tokens, ys * w.flatten().index_select(0, g.order).unsqueeze(1));
+  auto want_grads = torch::autograd::grad({want}, {x, w}, {dout});
+  EXPECT_TRUE(at::allclose(got, want, 1e-12, 1e-12));
+  EXPECT_TRUE(at::allclose(got_grads[0], want_grads[0], 1e-12, 1e-12));
+  EXPECT_TRUE(at::allclose(got_grads[1], want_grads[1], 1e-12, 1e-12));
+  const std::string msg = testing::error_of([&] { combine_rows(ys, w.narrow(0, 0, 4), g); });
+  EXPECT_NE(msg.find("combine_rows: expected ys [N * k, D] and weights [N, k] over 27 slots, got [27, 5] and [4, 3]"),
+            std::string::npos) << msg;
 }
 
 // Random indices over [-1, n_kv] (so some select nothing and one is past the end), with repeats.
