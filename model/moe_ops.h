@@ -1,6 +1,7 @@
 // The MoE layer's token movement (model/moe.cpp): slots grouped by expert (kernels/moe_dispatch.h), each token's
 // row copied to its experts' groups, and the experts' outputs summed back per token. Both directions move rows by
-// gathers, forward and backward, so nothing is summed with atomics and the results do not vary between runs.
+// gathers, forward and backward: no row is summed with atomics (the index_add_ this replaced was, in an order that
+// varied between runs).
 #pragma once
 
 #include <ATen/core/Tensor.h>
