@@ -134,13 +134,16 @@ cudaError_t rms_norm_bf16_backward_cuda(const __nv_bfloat16* x, const __nv_bfloa
                                         const __nv_bfloat16* dy, __nv_bfloat16* dx, float* dweight_parts,
                                         int64_t rows, int64_t dim, float eps, cudaStream_t stream) {
   if (!bf16_shape_ok(dim) || rows < 0) return cudaErrorInvalidValue;
-  constexpr int kMaxSmem = kBackwardWarps * kRmsNormMaxDim * 4;
-  static const cudaError_t attribute = cudaFuncSetAttribute(
-      rms_norm_bf16_backward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxSmem);
-  if (attribute != cudaSuccess) return attribute;
+  // Shared memory past the default 48 KiB (dims above 3072) needs an opt-in, asked for at the size this call needs;
+  // it is a property of the kernel on the current device (dsrl runs one GPU per process).
+  const int smem = static_cast<int>(kBackwardWarps * dim * 4);
+  if (smem > 48 * 1024) {
+    const cudaError_t attribute =
+        cudaFuncSetAttribute(rms_norm_bf16_backward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (attribute != cudaSuccess) return attribute;
+  }
   const int64_t parts = rms_norm_backward_parts(rows);
-  rms_norm_bf16_backward_kernel<<<static_cast<unsigned>(parts), 32 * kBackwardWarps,
-                                  static_cast<size_t>(kBackwardWarps * dim * 4), stream>>>(
+  rms_norm_bf16_backward_kernel<<<static_cast<unsigned>(parts), 32 * kBackwardWarps, smem, stream>>>(
       reinterpret_cast<const bf162*>(x), reinterpret_cast<const bf162*>(weight), reinterpret_cast<const bf162*>(dy),
       reinterpret_cast<bf162*>(dx), dweight_parts, rows, static_cast<int>(dim / 2), eps);
   return cudaGetLastError();

@@ -63,8 +63,9 @@ bool group_on_kernel(const at::Tensor& flat, int64_t experts, SlotGroups& g) {
 }
 #endif
 
-// Any device: a stable sort by expert (the CUDA path past the kernel's expert count).
-void group_by_sort(const at::Tensor& flat, int64_t experts, SlotGroups& g) {
+// A stable sort by expert: the CUDA path past the kernel's expert count.
+void group_by_sort(const at::Tensor& ids, int64_t experts, SlotGroups& g) {
+  const at::Tensor flat = ids.clamp(0, experts - 1);  // as the kernel does
   g.order = flat.argsort(/*stable=*/true);
   g.rows = at::empty_like(g.order).scatter_(0, g.order, at::arange(flat.numel(), flat.options()));
   g.ends = at::zeros({experts}, flat.options()).scatter_add_(0, flat, at::ones_like(flat)).cumsum(0).to(at::kInt);

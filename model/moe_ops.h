@@ -16,7 +16,9 @@ struct SlotGroups {
 };
 
 // Groups the slots of ids [N, k] (int64 in [0, experts)) by expert. CUDA: the kernel for up to 256 experts (a
-// stable sort beyond); CPU: the C++ reference, which also checks the ids' range.
+// stable sort beyond), with ids outside the range clamped into it: checking them would wait for the GPU, and the
+// router's ids are in range (its own choices, or replayed ones it has checked). CPU: the C++ reference, after a
+// check of the range.
 SlotGroups group_slots(const at::Tensor& ids, int64_t experts);
 
 // xs [N * k, D]: row i is x[order[i] / k]. Differentiable in x: dx[t] = sum_j dxs[rows[t * k + j]].

@@ -25,8 +25,8 @@ bool reference_applies(const at::Tensor& x, const at::Tensor& weight) {
 }
 
 void check_shapes(const char* fn, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& dy) {
-  DSRL_CHECK(x.dim() >= 1 && weight.dim() == 1 && weight.size(0) == x.size(-1),
-             "{}: expected x [..., D] and weight [D], got [{}] and [{}]", fn, fmt::join(x.sizes(), ", "),
+  DSRL_CHECK(x.dim() >= 1 && weight.dim() == 1 && weight.size(0) == x.size(-1) && x.size(-1) > 0,
+             "{}: expected x [..., D] and weight [D] with D >= 1, got [{}] and [{}]", fn, fmt::join(x.sizes(), ", "),
              fmt::join(weight.sizes(), ", "));
   DSRL_CHECK(dy.sizes() == x.sizes() && dy.scalar_type() == x.scalar_type() && dy.device() == x.device(),
              "{}: dy must match x ([{}] {} on {}), got [{}] {} on {}", fn, fmt::join(x.sizes(), ", "),
@@ -83,9 +83,10 @@ at::Tensor forward(const at::Tensor& x, const at::Tensor& weight, double eps) {
 struct RmsNormFunction : torch::autograd::Function<RmsNormFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
                             double eps) {
-    ctx->save_for_backward({x, weight});
+    const at::Tensor xc = x.contiguous();  // saved as the kernels read it: a strided x is copied once, not twice
+    ctx->save_for_backward({xc, weight});
     ctx->saved_data["eps"] = eps;
-    return dsrl::forward(x, weight, eps);
+    return dsrl::forward(xc, weight, eps);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {

@@ -367,19 +367,26 @@ TEST(GpuIndexerSelected, MatchesEagerAutogradAndReference) {
 
 // The model's bf16 RMSNorm layer on the kernels against autograd through the ATen formula on the same bf16 tensors:
 // the output (the same roundings, so almost every element is bit-equal), dx and dweight. Shapes: one pair, the
-// 286M model's norms, a long stack of rows (many rows per backward warp) and V3.2's hidden size; x is also given as a
-// view starting at an odd element, which the wrapper copies to a pair boundary.
+// 286M model's norms, a long stack of rows (many rows per backward warp) and V3.2's hidden size (past 48 KiB of
+// shared memory in the backward). x is also given as a strided view, and as a contiguous tensor starting at an odd
+// element, which the wrapper copies to a pair boundary.
 TEST(GpuRmsNorm, MatchesEagerForwardAndGradients) {
+  enum class Layout { kContiguous, kStrided, kOddStart };
   struct Case {
     int64_t rows, dim;
-    bool offset_view;
+    Layout layout;
   };
   at::manual_seed(11);
-  for (const Case& c : std::vector<Case>{{1, 2, false}, {7, 256, true}, {300, 1024, false}, {8192, 384, false},
-                                         {5, 7168, true}}) {
-    const std::string name = std::to_string(c.rows) + " x " + std::to_string(c.dim) + (c.offset_view ? ", view" : "");
+  for (const Case& c : std::vector<Case>{{1, 2, Layout::kContiguous}, {7, 256, Layout::kStrided},
+                                         {9, 256, Layout::kOddStart}, {300, 1024, Layout::kContiguous},
+                                         {8192, 384, Layout::kContiguous}, {5, 7168, Layout::kOddStart}}) {
+    const std::string name = std::to_string(c.rows) + " x " + std::to_string(c.dim) + ", layout " +
+                             std::to_string(static_cast<int>(c.layout));
     at::Tensor base = (at::randn({c.rows, c.dim + 1}) * 3).to(at::kBFloat16).cuda();
-    at::Tensor x = c.offset_view ? base.narrow(1, 1, c.dim) : base.narrow(1, 0, c.dim).contiguous();
+    at::Tensor x = c.layout == Layout::kStrided    ? base.narrow(1, 1, c.dim)
+                   : c.layout == Layout::kOddStart ? base.view({-1}).narrow(0, 1, c.rows * c.dim).view({c.rows, c.dim})
+                                                   : base.narrow(1, 0, c.dim).contiguous();
+    if (c.layout == Layout::kOddStart) ASSERT_TRUE(x.is_contiguous() && x.storage_offset() % 2 == 1) << name;
     at::Tensor w = (at::rand({c.dim}) + 0.5).to(at::kBFloat16).cuda();
     at::Tensor dy = at::randn({c.rows, c.dim}).to(at::kBFloat16).cuda();
     ASSERT_TRUE(rms_norm_kernel_applies(x, w)) << name;
@@ -401,6 +408,14 @@ TEST(GpuRmsNorm, MatchesEagerForwardAndGradients) {
     EXPECT_EQ(got_grads[0].scalar_type(), at::kBFloat16) << name;
     EXPECT_EQ(got_grads[1].scalar_type(), at::kBFloat16) << name;
   }
+  // No rows: an empty output, a zero weight gradient.
+  at::Tensor none = at::empty({0, 64}, at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA));
+  at::Tensor w = at::ones({64}, none.options()).requires_grad_(true);
+  at::Tensor y = rms_norm_layer(none, w, 1e-6);
+  EXPECT_EQ(y.sizes(), none.sizes());
+  auto [dx, dw] = rms_norm_backward(none, w.detach(), none, 1e-6);
+  EXPECT_EQ(dx.numel(), 0);
+  EXPECT_EQ(dw.abs().sum().item<float>(), 0.f);
 }
 
 // The slot grouping on the GPU equals the C++ reference exactly (both are the stable order), from one slot to more
@@ -409,7 +424,8 @@ TEST(GpuRmsNorm, MatchesEagerForwardAndGradients) {
 TEST(GpuMoeDispatch, MatchesReferenceExactly) {
   at::manual_seed(12);
   for (auto [tokens, k, experts] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
-           {1, 1, 1}, {3, 2, 16}, {64, 4, 16}, {1000, 8, 256}, {8192, 4, 16}, {4096, 8, 300}, {20000, 6, 64}}) {
+           {0, 4, 16}, {1, 1, 1}, {3, 2, 16}, {64, 4, 16}, {1000, 8, 256}, {8192, 4, 16}, {4096, 8, 300},
+           {20000, 6, 64}}) {
     const std::string name = std::to_string(tokens) + " tokens x " + std::to_string(k) + " of " +
                              std::to_string(experts) + " experts";
     // Skewed: half the choices among the first 3 experts, so some groups are large and others empty.
@@ -435,7 +451,9 @@ TEST(GpuMoeDispatch, MatchesReferenceExactly) {
   graph.replay();
   at::cuda::device_synchronize();
   const SlotGroups want = group_slots(ids.cpu(), 16);
-  EXPECT_TRUE(at::equal(out.order.cpu(), want.order) && at::equal(out.ends.cpu(), want.ends)) << "graph replay";
+  EXPECT_TRUE(at::equal(out.order.cpu(), want.order) && at::equal(out.rows.cpu(), want.rows) &&
+              at::equal(out.ends.cpu(), want.ends))
+      << "graph replay";
 }
 
 // The fused sampler on the GPU against its C++ reference on the same logits (bf16-valued, so ties are common and
