@@ -3,24 +3,28 @@
 # synthesize or refine) on R MPI ranks against them, with the endpoints filled in; everything stops when the trainer ends,
 # fails or is interrupted (Ctrl-C).
 #   scripts/run-local.sh CONFIG [--ranks 2] [--workers 1] [--rollout-config configs/rollout.yaml]
-#                        [--reward-config configs/reward.yaml] [--set KEY=VALUE ...] [--resume]
+#                        [--reward-config configs/reward.yaml] [--gpus 0,1,...] [--set KEY=VALUE ...] [--resume]
 # --set and --resume go to dsrl-train. The workers start from the trainer's model (model.checkpoint or
 # model.config) on its device; stage grpo pushes its weights to them before the first rollout anyway, stage
 # synthesize and refine sample from what they loaded.
+# GPUs (device: cuda): with more GPUs than trainer ranks, the ranks take the first RANKS GPUs and the workers go
+# round-robin over the rest; otherwise all of them share the GPUs. --gpus lists the GPUs to use (default: every
+# GPU nvidia-smi lists); --gpus 0 puts the whole job on GPU 0.
 # Service logs: <run_dir>/services/. Build first (scripts/build.sh dsrl-train dsrl-rollout dsrl-reward).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${DSRL_BUILD_DIR:-$root/build}
-[ $# -ge 1 ] || { sed -n '2,9p' "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,12p' "$0"; exit 2; }
 config=$1; shift
 ranks=2 workers=1 rollout_config=$root/configs/rollout.yaml reward_config=$root/configs/reward.yaml
-train_args=()
+train_args=() gpus=""
 while [ $# -gt 0 ]; do
   case $1 in
     --ranks) ranks=$2; shift 2 ;;
     --workers) workers=$2; shift 2 ;;
     --rollout-config) rollout_config=$2; shift 2 ;;
     --reward-config) reward_config=$2; shift 2 ;;
+    --gpus) gpus=$2; shift 2 ;;
     --set) train_args+=(--set "$2"); shift 2 ;;
     --resume) train_args+=(--resume); shift ;;
     *) echo "run-local.sh: unknown argument $1" >&2; exit 2 ;;
@@ -41,6 +45,9 @@ if [ -z "$run_dir" ]; then run_dir=runs/grpo-$(date -u +%Y%m%d-%H%M%S); train_ar
 device=$(grpo_value "" device)
 grpo_model_args
 logs=$run_dir/services
+source "$root/scripts/lib/gpu-placement.sh"
+worker_gpus=()
+[ "$device" != cuda ] || gpu_place "$ranks" "$workers" "$gpus"
 mkdir -p "$logs"
 
 pids=()
@@ -61,11 +68,15 @@ start reward "$bin/reward/dsrl-reward" --config "$reward_config"
 reward=$endpoint
 endpoints=()
 for w in $(seq "$workers"); do
-  start "rollout-$w" "$bin/rollout/dsrl-rollout" --config "$rollout_config" "${grpo_model[@]}" --set "engine.device=$device"
+  on_gpu=(); [ -z "${worker_gpus[w-1]:-}" ] || on_gpu=(env "CUDA_VISIBLE_DEVICES=${worker_gpus[w-1]}")
+  start "rollout-$w" "${on_gpu[@]}" "$bin/rollout/dsrl-rollout" --config "$rollout_config" "${grpo_model[@]}" \
+    --set "engine.device=$device"
   endpoints+=("$endpoint")
 done
 list=$(IFS=,; echo "${endpoints[*]}")
 echo "run-local.sh: reward $reward, rollout [$list], $ranks trainer rank(s), run dir $run_dir"
+[ "$device" != cuda ] || echo "run-local.sh: trainer on GPU(s) $trainer_gpus, workers on GPU(s) ${worker_gpus[*]}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+[ "$device" != cuda ] || export CUDA_VISIBLE_DEVICES=$trainer_gpus
 mpirun --oversubscribe -np "$ranks" "$bin/trainer/dsrl-train" --config "$config" "${train_args[@]}" \
   --set "grpo.rollout_endpoints=[$list]" --set "grpo.reward_endpoint=$reward"

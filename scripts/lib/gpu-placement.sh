@@ -1,0 +1,26 @@
+# Sourced by scripts/run-local.sh: which GPUs the trainer ranks and the rollout workers of one machine get.
+#   gpu_place RANKS WORKERS [LIST]   LIST: comma-separated GPU ids (default: every GPU nvidia-smi lists)
+# Sets $trainer_gpus (CUDA_VISIBLE_DEVICES for mpirun; each rank takes local rank mod the GPUs it sees) and the
+# array worker_gpus (a GPU id per worker). With more GPUs than ranks, the ranks take the first RANKS GPUs and the
+# workers go round-robin over the rest; otherwise ranks and workers share all of them.
+gpu_place() {
+  local ranks=$1 workers=$2 list=${3:-} ids=() g w
+  if [ -z "$list" ]; then
+    command -v nvidia-smi >/dev/null || { echo "gpu-placement: device cuda, no nvidia-smi; pass --gpus" >&2; exit 2; }
+    list=$(nvidia-smi --query-gpu=index --format=csv,noheader | paste -sd, -)
+  fi
+  IFS=, read -r -a ids <<<"$list"
+  [ "${#ids[@]}" -gt 0 ] || { echo "gpu-placement: no GPU in '$list'" >&2; exit 2; }
+  for g in "${ids[@]}"; do
+    [[ $g =~ ^[0-9]+$ ]] || { echo "gpu-placement: --gpus expects ids like 0,1,2; got '$list'" >&2; exit 2; }
+  done
+  local n=${#ids[@]} pool=("${ids[@]}")
+  if [ "$n" -gt "$ranks" ]; then
+    trainer_gpus=$(IFS=,; echo "${ids[*]:0:ranks}")
+    pool=("${ids[@]:ranks}")
+  else
+    trainer_gpus=$list
+  fi
+  worker_gpus=()
+  for ((w = 0; w < workers; w++)); do worker_gpus+=("${pool[w % ${#pool[@]}]}"); done
+}
