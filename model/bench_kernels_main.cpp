@@ -241,5 +241,6 @@ int main() {
   }
   dsrl::bench_indexer_decode(64, 8192, 64, 128, 2048);
   dsrl::bench_sampling(64, 129280, 0.95);
+  dsrl::bench_sampling(64, 32000, 0.95);  // the 286M model's vocabulary (its rollout)
   return 0;
 }

@@ -1,7 +1,10 @@
 // dsrl-bench-model: training-step throughput of the model (forward + backward + AdamW), bf16 on CUDA or fp32 on
 // CPU, and decode throughput. Prints one JSON line. Run by scripts/bench/model.sh beside the transformers baseline.
+// The timed steps run back to back with one sync after the last, as the baseline's do; the phase times come from
+// CUDA events between them.
 //   dsrl-bench-model CONFIG.json [--batch 4] [--seq 2048] [--steps 5] [--device cuda] [--impl mha|mqa]
 //                    [--profile N]   (then one more step under the profiler: its N costliest GPU kernels)
+//                    [--sync-phases 1]   (a host sync after each phase, as this bench used to time)
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/profiler_kineto.h>
 
@@ -10,6 +13,8 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <vector>
 
 #include "common/error.h"
 #include "model/generate.h"
@@ -18,6 +23,7 @@
 
 #ifdef DSRL_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAEvent.h>
 #endif
 
 namespace dsrl {
@@ -33,6 +39,37 @@ void sync(const at::Device& device) {
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+
+// Boundaries between the phases of the timed steps. On CUDA they are events, so the steps run back to back with
+// no host sync inside them (as the transformers baseline's steps do); on the CPU, host clock readings.
+class PhaseMarks {
+ public:
+  explicit PhaseMarks(const at::Device& device) : cuda_(device.is_cuda()) {}
+  void mark() {
+#ifdef DSRL_CUDA
+    if (cuda_) {
+      events_.push_back(std::make_unique<at::cuda::CUDAEvent>(cudaEventDefault));
+      events_.back()->record();
+      return;
+    }
+#endif
+    clocks_.push_back(std::chrono::steady_clock::now());
+  }
+  // Seconds from mark i to mark i + 1; after a sync on CUDA.
+  double seconds(size_t i) const {
+#ifdef DSRL_CUDA
+    if (cuda_) return events_.at(i)->elapsed_time(*events_.at(i + 1)) / 1e3;
+#endif
+    return std::chrono::duration<double>(clocks_.at(i + 1) - clocks_.at(i)).count();
+  }
+
+ private:
+  bool cuda_;
+  std::vector<std::chrono::steady_clock::time_point> clocks_;
+#ifdef DSRL_CUDA
+  std::vector<std::unique_ptr<at::cuda::CUDAEvent>> events_;
+#endif
+};
 
 // Runs `step` once under the Kineto profiler and prints the `top` GPU kernels by total time, one JSON line each.
 void print_gpu_profile(const std::function<void()>& step, int64_t top) {
@@ -71,7 +108,7 @@ int run(int argc, char** argv) {
   std::map<std::string, std::string> flags = {{"--batch", "4"},  {"--seq", "2048"},   {"--steps", "5"},
                                               {"--device", "cuda"}, {"--impl", "mha"}, {"--gen-batch", "64"},
                                               {"--gen-tokens", "128"}, {"--sparse", "1"},
-                                              {"--profile", "0"}};
+                                              {"--profile", "0"}, {"--sync-phases", "0"}};
   for (int i = 2; i + 1 < argc; i += 2) {
     DSRL_CHECK(flags.count(argv[i]), "unknown flag {}", argv[i]);
     flags[argv[i]] = argv[i + 1];
@@ -88,30 +125,37 @@ int run(int argc, char** argv) {
   ForwardOptions options;
   options.impl = flags["--impl"] == "mqa" ? AttentionImpl::kMQA : AttentionImpl::kMHA;
   options.sparse = flags["--sparse"] == "1";
-  double phase[3] = {0, 0, 0};  // forward + loss, backward, optimizer: seconds over the timed steps
-  auto step = [&](bool timed) {
-    auto t0 = std::chrono::steady_clock::now();
+  // --sync-phases 1: a host sync after each phase too (how this bench timed steps before 2026-11-24 22:50 UTC).
+  const bool sync_phases = flags["--sync-phases"] == "1";
+  auto step = [&](PhaseMarks* marks) {  // marks: the boundaries of forward + loss, backward and optimizer
+    auto boundary = [&] {
+      if (!marks) return;
+      marks->mark();
+      if (sync_phases) sync(device);
+    };
+    boundary();
     at::Tensor logits = model->forward(tokens.narrow(1, 0, L), options).logits;  // [B, L, V]
     at::Tensor loss = at::cross_entropy_loss(logits.reshape({B * L, -1}).to(at::kFloat),
                                              tokens.narrow(1, 1, L).reshape({B * L}));
-    sync(device);
-    auto t1 = std::chrono::steady_clock::now();
+    boundary();
     optimizer.zero_grad();
     loss.backward();
-    sync(device);
-    auto t2 = std::chrono::steady_clock::now();
+    boundary();
     optimizer.step();
-    sync(device);
-    if (timed) {
-      phase[0] += std::chrono::duration<double>(t1 - t0).count();
-      phase[1] += std::chrono::duration<double>(t2 - t1).count();
-      phase[2] += seconds_since(t2);
-    }
+    boundary();
   };
-  step(false);  // warm-up
-  for (int64_t i = 0; i < steps; ++i) step(true);
-  const double train_tps = B * L * steps / (phase[0] + phase[1] + phase[2]);
-  if (const int64_t top = std::stoll(flags["--profile"]); top > 0) print_gpu_profile([&] { step(false); }, top);
+  step(nullptr);  // warm-up
+  sync(device);
+  PhaseMarks marks(device);
+  const auto train_start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) step(&marks);
+  sync(device);
+  const double train_s = seconds_since(train_start);
+  double phase[3] = {0, 0, 0};  // forward + loss, backward, optimizer: seconds over the timed steps (GPU time)
+  for (int64_t i = 0; i < steps; ++i)
+    for (int p = 0; p < 3; ++p) phase[p] += marks.seconds(static_cast<size_t>(4 * i + p));
+  const double train_tps = B * L * steps / train_s;
+  if (const int64_t top = std::stoll(flags["--profile"]); top > 0) print_gpu_profile([&] { step(nullptr); }, top);
 
   const int64_t gen_batch = std::stoll(flags["--gen-batch"]), gen_tokens = std::stoll(flags["--gen-tokens"]);
   std::vector<std::vector<int64_t>> prompts(gen_batch);
@@ -132,9 +176,10 @@ int run(int argc, char** argv) {
   for (const auto& p : model->parameters()) params += p.numel();
   std::cout << fmt::format("{{\"impl\":\"dsrl-{}{}\",\"params_M\":{:.1f},\"batch\":{},\"seq\":{},\"train_tokens_per_s\":{:.0f},"
                            "\"forward_ms\":{:.1f},\"backward_ms\":{:.1f},\"optimizer_ms\":{:.1f},"
-                           "\"gen_batch\":{},\"gen_tokens_per_s\":{:.0f}}}",
+                           "\"steps_timed\":\"{}\",\"gen_batch\":{},\"gen_tokens_per_s\":{:.0f}}}",
                            flags["--impl"], options.sparse ? "" : "-dense", params / 1e6, B, L, train_tps,
-                           phase[0] * 1e3 / steps, phase[1] * 1e3 / steps, phase[2] * 1e3 / steps, gen_batch, gen_tps)
+                           phase[0] * 1e3 / steps, phase[1] * 1e3 / steps, phase[2] * 1e3 / steps,
+                           sync_phases ? "synced phases" : "back to back", gen_batch, gen_tps)
             << std::endl;
   return 0;
 }
