@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "model/norm_ops.h"
+#include "model/rope_ops.h"
 
 namespace dsrl {
 
@@ -59,25 +60,12 @@ std::pair<at::Tensor, at::Tensor> rope_cos_sin(const Rope& rope, const at::Tenso
   return {angles.cos() * rope.attention_factor, angles.sin() * rope.attention_factor};
 }
 
-namespace {
-// cos/sin [B, S, R/2] broadcast against x [B, S, R/2] or [B, S, H, R/2], in x's dtype.
-std::pair<at::Tensor, at::Tensor> broadcast_to(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  if (x.dim() == 4) return {cos.unsqueeze(2).to(x.scalar_type()), sin.unsqueeze(2).to(x.scalar_type())};
-  return {cos.to(x.scalar_type()), sin.to(x.scalar_type())};
-}
-}  // namespace
-
 at::Tensor rope_interleaved(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  auto [c, s] = broadcast_to(x, cos, sin);
-  at::Tensor pairs = x.unflatten(-1, {-1, 2});  // [..., R/2, 2]
-  at::Tensor a = pairs.select(-1, 0), b = pairs.select(-1, 1);
-  return at::stack({a * c - b * s, b * c + a * s}, -1).flatten(-2);
+  return rope_layer(x, cos, sin, RopeLayout::kInterleaved);
 }
 
 at::Tensor rope_half(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  auto [c, s] = broadcast_to(x, cos, sin);
-  auto halves = x.chunk(2, -1);
-  return at::cat({halves[0] * c - halves[1] * s, halves[1] * c + halves[0] * s}, -1);
+  return rope_layer(x, cos, sin, RopeLayout::kHalf);
 }
 
 MLPImpl::MLPImpl(int64_t hidden, int64_t intermediate) {

@@ -17,6 +17,7 @@
 #include "model/kernel_ops.h"
 #include "model/moe_ops.h"
 #include "model/norm_ops.h"
+#include "model/rope_ops.h"
 #include "model/transformer.h"
 #include "tests/model/model_fixture.h"
 #include "tests/model/sparse_mla_eager.h"
@@ -416,6 +417,44 @@ TEST(GpuRmsNorm, MatchesEagerForwardAndGradients) {
   auto [dx, dw] = rms_norm_backward(none, w.detach(), none, 1e-6);
   EXPECT_EQ(dx.numel(), 0);
   EXPECT_EQ(dw.abs().sum().item<float>(), 0.f);
+}
+
+// The fused RoPE equals the eager formulation bit for bit forward (same roundings) and its gradient closely, on the
+// views the model passes: q_pe and k_pe as narrows of wider rows, one decoding position, a [B, S] prefix that does
+// not merge (copied first), both layouts.
+TEST(GpuRope, MatchesEagerForwardAndGradients) {
+  struct Case {
+    const char* name;
+    std::vector<int64_t> shape;  // of the tensor x is a view of
+    int64_t dim, start, length;  // x = base.narrow(dim, start, length), then (dim 1) its first 32 channels
+    RopeLayout layout;
+  };
+  at::manual_seed(13);
+  const auto bf16 = at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA);
+  for (const Case& c : std::vector<Case>{{"q_pe", {2, 5, 3, 48}, 3, 16, 32, RopeLayout::kInterleaved},
+                                         {"k_pe", {2, 7, 96}, 2, 64, 32, RopeLayout::kInterleaved},
+                                         {"indexer q", {3, 4, 8, 64}, 3, 0, 32, RopeLayout::kHalf},
+                                         {"decode", {4, 1, 16, 96}, 3, 64, 32, RopeLayout::kInterleaved},
+                                         {"unmerged rows", {2, 9, 40}, 1, 2, 6, RopeLayout::kHalf}}) {
+    at::Tensor base = (at::randn(c.shape) * 2).to(bf16);
+    at::Tensor x = base.narrow(c.dim, c.start, c.length);
+    if (c.dim == 1) x = x.narrow(2, 0, 32);
+    const int64_t B = x.size(0), S = x.size(1), R = x.size(-1);
+    at::Tensor angles = at::rand({B, S, R / 2}, bf16.dtype(at::kFloat)) * 50;
+    at::Tensor cos = angles.cos(), sin = angles.sin();
+    ASSERT_TRUE(rope_kernel_applies(x, cos, sin)) << c.name;
+    at::Tensor dy = at::randn(x.sizes(), bf16.dtype(at::kFloat)).to(at::kBFloat16);
+    at::Tensor xe = x.detach().requires_grad_(true), xk = x.detach().requires_grad_(true);
+    at::Tensor want = rope_eager(xe, cos, sin, c.layout), got = rope_layer(xk, cos, sin, c.layout);
+    EXPECT_TRUE(at::equal(got, want)) << c.name << ": max |diff| "
+                                      << (got.to(at::kFloat) - want.to(at::kFloat)).abs().max().item<float>();
+    at::Tensor dx_want = torch::autograd::grad({want}, {xe}, {dy})[0];
+    at::Tensor dx_got = torch::autograd::grad({got}, {xk}, {dy})[0];
+    EXPECT_LT(relative_error(dx_got, dx_want), 1e-2) << c.name;
+    EXPECT_GT((dx_got == dx_want).to(at::kFloat).mean().item<double>(), 0.98) << c.name << ": bit-equal share";
+    at::Tensor no_grad = rope_layer(x, cos, sin, c.layout);  // the inference path (no autograd)
+    EXPECT_TRUE(at::equal(no_grad, want)) << c.name;
+  }
 }
 
 // The slot grouping on the GPU equals the C++ reference exactly (both are the stable order), from one slot to more

@@ -10,7 +10,9 @@
 
 #include "common/error.h"
 #include "model/moe_ops.h"
+#include "kernels/rope.h"
 #include "model/norm_ops.h"
+#include "model/rope_ops.h"
 #include "model/sampling.h"
 #include "tests/common/error_of.h"
 #include "tests/model/sparse_mla_eager.h"
@@ -75,6 +77,26 @@ TEST(RmsNormLayerOp, RefusesMismatchedTensorsClearly) {
   EXPECT_NE(msg.find("with D >= 1, got [3, 0] and [0]"), std::string::npos) << msg;
   // The layer keeps the ATen formula where the kernels do not apply, such as bf16 on the CPU.
   EXPECT_FALSE(rms_norm_kernel_applies(x.to(at::kBFloat16), w.to(at::kBFloat16)));
+}
+
+// The eager RoPE (the fused op's definition) equals the C++ reference in fp32, both layouts, with and without heads;
+// without a CUDA kernel, rope_layer is the eager formula.
+TEST(RopeOp, EagerMatchesTheReferenceOnCpu) {
+  at::manual_seed(5);
+  const int64_t B = 2, S = 3, H = 4, R = 8;
+  at::Tensor angles = at::rand({B, S, R / 2}) * 6;
+  at::Tensor cos = angles.cos(), sin = angles.sin();
+  for (bool heads : {true, false})
+    for (RopeLayout layout : {RopeLayout::kInterleaved, RopeLayout::kHalf}) {
+      at::Tensor x = heads ? at::randn({B, S, H, R}) : at::randn({B, S, R});
+      at::Tensor want = at::empty_like(x);
+      kernels::rope_reference(x.data_ptr<float>(), cos.data_ptr<float>(), sin.data_ptr<float>(),
+                              want.data_ptr<float>(), B * S, heads ? H : 1, R, layout == RopeLayout::kInterleaved,
+                              false);
+      EXPECT_TRUE(at::allclose(rope_eager(x, cos, sin, layout), want, 1e-5, 1e-5)) << heads;
+      EXPECT_TRUE(at::equal(rope_layer(x, cos, sin, layout), rope_eager(x, cos, sin, layout)));
+      EXPECT_FALSE(rope_kernel_applies(x, cos, sin));
+    }
 }
 
 TEST(MoeOps, GroupSlotsIsAStableSortByExpert) {
