@@ -20,8 +20,8 @@ at::Tensor rope_fused(const at::Tensor& x, const at::Tensor& cos, const at::Tens
 // What the model runs: rope_fused where rope_kernel_applies, rope_eager otherwise (the CPU included).
 at::Tensor rope_layer(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, RopeLayout layout);
 
-// A CUDA build, x bf16 [B, S, R] or [B, S, H, R] with R even and its last dim contiguous, cos and sin fp32
-// [B, S, R/2] on x's GPU.
+// A CUDA build, x bf16 [B, S, R] or [B, S, H, R] with R even, its last dim contiguous and at least one element,
+// cos and sin fp32 [B, S, R/2] on x's GPU, not requiring grad.
 bool rope_kernel_applies(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
 }  // namespace dsrl

@@ -16,7 +16,8 @@ if [ -f .gpu-deps/env.sh ]; then source .gpu-deps/env.sh; fi
 ranks=$1 workers=$2 gpus=$3; shift 3
 steps=6
 if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then steps=$1; shift; fi
-out=${BENCH_OUT:-/tmp/dsrl-bench-grpo}/r${ranks}-w${workers}-g${gpus//,/}
+tag=$(printf '%s' "$*" | tr -c 'A-Za-z0-9._=-' '_')  # the --set flags, so that runs differing only there keep both
+out=${BENCH_OUT:-/tmp/dsrl-bench-grpo}/r${ranks}-w${workers}-g${gpus//,/_}${tag:+-$tag}
 rm -rf "$out"; mkdir -p "$out"
 export NCCL_NVLS_ENABLE=0
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  device: $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"

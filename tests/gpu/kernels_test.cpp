@@ -420,25 +420,32 @@ TEST(GpuRmsNorm, MatchesEagerForwardAndGradients) {
 }
 
 // The fused RoPE equals the eager formulation bit for bit forward (same roundings) and its gradient closely, on the
-// views the model passes: q_pe and k_pe as narrows of wider rows, one decoding position, a [B, S] prefix that does
-// not merge (copied first), both layouts.
+// views the model passes: q_pe and k_pe as narrows of wider rows, one decoding position, [B, S] prefixes that do
+// not merge (copied first, with and without heads), one row of a wider batch, both layouts.
 TEST(GpuRope, MatchesEagerForwardAndGradients) {
   struct Case {
     const char* name;
-    std::vector<int64_t> shape;  // of the tensor x is a view of
-    int64_t dim, start, length;  // x = base.narrow(dim, start, length), then (dim 1) its first 32 channels
+    std::vector<int64_t> shape;                  // of the tensor x is a view of
+    std::function<at::Tensor(at::Tensor)> view;  // x from it
     RopeLayout layout;
   };
   at::manual_seed(13);
   const auto bf16 = at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA);
-  for (const Case& c : std::vector<Case>{{"q_pe", {2, 5, 3, 48}, 3, 16, 32, RopeLayout::kInterleaved},
-                                         {"k_pe", {2, 7, 96}, 2, 64, 32, RopeLayout::kInterleaved},
-                                         {"indexer q", {3, 4, 8, 64}, 3, 0, 32, RopeLayout::kHalf},
-                                         {"decode", {4, 1, 16, 96}, 3, 64, 32, RopeLayout::kInterleaved},
-                                         {"unmerged rows", {2, 9, 40}, 1, 2, 6, RopeLayout::kHalf}}) {
-    at::Tensor base = (at::randn(c.shape) * 2).to(bf16);
-    at::Tensor x = base.narrow(c.dim, c.start, c.length);
-    if (c.dim == 1) x = x.narrow(2, 0, 32);
+  const auto last = [](int64_t start, int64_t width) {
+    return [=](at::Tensor t) { return t.narrow(-1, start, width); };
+  };
+  for (const Case& c : std::vector<Case>{
+           {"q_pe", {2, 5, 3, 48}, last(16, 32), RopeLayout::kInterleaved},
+           {"k_pe", {2, 7, 96}, last(64, 32), RopeLayout::kInterleaved},
+           {"indexer q", {3, 4, 8, 64}, last(0, 32), RopeLayout::kHalf},
+           {"decode", {4, 1, 16, 96}, last(64, 32), RopeLayout::kInterleaved},
+           {"rows that do not merge", {2, 9, 40}, [](at::Tensor t) { return t.narrow(1, 2, 6).narrow(2, 0, 32); },
+            RopeLayout::kHalf},
+           {"heads, rows that do not merge", {2, 9, 3, 40},
+            [](at::Tensor t) { return t.narrow(1, 2, 6).narrow(3, 8, 32); }, RopeLayout::kInterleaved},
+           {"one row of a wider batch", {2, 9, 40},
+            [](at::Tensor t) { return t.narrow(0, 1, 1).narrow(1, 2, 6).narrow(2, 0, 32); }, RopeLayout::kHalf}}) {
+    at::Tensor x = c.view((at::randn(c.shape) * 2).to(bf16));
     const int64_t B = x.size(0), S = x.size(1), R = x.size(-1);
     at::Tensor angles = at::rand({B, S, R / 2}, bf16.dtype(at::kFloat)) * 50;
     at::Tensor cos = angles.cos(), sin = angles.sin();
@@ -455,6 +462,10 @@ TEST(GpuRope, MatchesEagerForwardAndGradients) {
     at::Tensor no_grad = rope_layer(x, cos, sin, c.layout);  // the inference path (no autograd)
     EXPECT_TRUE(at::equal(no_grad, want)) << c.name;
   }
+  // No heads: not the kernel's; the eager formula returns the empty tensor.
+  at::Tensor none = at::empty({2, 3, 0, 32}, bf16), tables = at::zeros({2, 3, 16}, bf16.dtype(at::kFloat));
+  EXPECT_FALSE(rope_kernel_applies(none, tables, tables));
+  EXPECT_EQ(rope_layer(none, tables, tables, RopeLayout::kHalf).sizes(), none.sizes());
 }
 
 // The slot grouping on the GPU equals the C++ reference exactly (both are the stable order), from one slot to more
