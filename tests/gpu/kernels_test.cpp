@@ -18,6 +18,7 @@
 #include "model/moe_ops.h"
 #include "model/norm_ops.h"
 #include "model/rope_ops.h"
+#include "model/router_ops.h"
 #include "model/transformer.h"
 #include "tests/model/model_fixture.h"
 #include "tests/model/sparse_mla_eager.h"
@@ -466,6 +467,22 @@ TEST(GpuRope, MatchesEagerForwardAndGradients) {
   at::Tensor none = at::empty({2, 3, 0, 32}, bf16), tables = at::zeros({2, 3, 16}, bf16.dtype(at::kFloat));
   EXPECT_FALSE(rope_kernel_applies(none, tables, tables));
   EXPECT_EQ(rope_layer(none, tables, tables, RopeLayout::kHalf).sizes(), none.sizes());
+}
+
+// The router's group-limited top-k on the GPU equals the C++ reference exactly (which torch_tests checks against the
+// router's ATen formulation), from one token to thousands, at the 286M model's grouping, V3.2's and the kernel's
+// limits.
+TEST(GpuRouter, MatchesReferenceExactly) {
+  at::manual_seed(14);
+  for (auto [tokens, experts, groups, kept, k] : std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>>{
+           {1, 16, 4, 2, 4}, {8192, 16, 4, 2, 4}, {513, 256, 8, 4, 8}, {64, 1024, 32, 4, 32}, {7, 2, 1, 1, 1}}) {
+    const std::string name = std::to_string(tokens) + " tokens, " + std::to_string(experts) + " experts";
+    at::Tensor scores = at::sigmoid(at::randn({tokens, experts})), bias = at::randn({experts}) * 0.1;
+    ASSERT_TRUE(route_kernel_applies(scores.cuda(), experts, groups, k)) << name;
+    at::Tensor got = route_topk(scores.cuda(), bias.cuda(), groups, kept, k);
+    EXPECT_TRUE(got.is_cuda()) << name;
+    EXPECT_TRUE(at::equal(got.cpu(), route_topk(scores, bias, groups, kept, k))) << name;
+  }
 }
 
 // The slot grouping on the GPU equals the C++ reference exactly (both are the stable order), from one slot to more

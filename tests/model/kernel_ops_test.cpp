@@ -11,8 +11,10 @@
 #include "common/error.h"
 #include "model/moe_ops.h"
 #include "kernels/rope.h"
+#include "model/moe.h"
 #include "model/norm_ops.h"
 #include "model/rope_ops.h"
+#include "model/router_ops.h"
 #include "model/sampling.h"
 #include "tests/common/error_of.h"
 #include "tests/model/sparse_mla_eager.h"
@@ -97,6 +99,30 @@ TEST(RopeOp, EagerMatchesTheReferenceOnCpu) {
       EXPECT_TRUE(at::equal(rope_layer(x, cos, sin, layout), rope_eager(x, cos, sin, layout)));
       EXPECT_FALSE(rope_kernel_applies(x, cos, sin));
     }
+}
+
+// The router's fused choice (on its C++ reference here) equals RouterImpl's ATen formulation, at the 286M model's
+// grouping and at V3.2's; bad groupings and shapes are refused with the numbers in the message.
+TEST(RouterOp, ReferenceMatchesTheRoutersAtenChoice) {
+  at::manual_seed(6);
+  for (auto [experts, groups, kept, k] : std::vector<std::tuple<int, int, int, int>>{{16, 4, 2, 4}, {256, 8, 4, 8}}) {
+    ModelConfig c;
+    c.hidden_size = 32;
+    c.n_routed_experts = experts, c.n_group = groups, c.topk_group = kept, c.num_experts_per_tok = k;
+    Router router(c);
+    router->weight.set_data(at::randn({experts, 32}));
+    router->e_score_correction_bias.copy_(at::randn({experts}) * 0.1);
+    const at::Tensor x = at::randn({300, 32});
+    const Routing eager = router->forward(x, at::Tensor());  // CPU: the ATen formulation
+    const at::Tensor scores = at::sigmoid(at::linear(x, router->weight));
+    EXPECT_TRUE(at::equal(route_topk(scores, router->e_score_correction_bias, groups, kept, k), eager.ids))
+        << experts << " experts";
+  }
+  const at::Tensor scores = at::rand({3, 16});
+  std::string msg = testing::error_of([&] { route_topk(scores, at::zeros({15}), 4, 2, 4); });
+  EXPECT_NE(msg.find("expected scores [N, E] and bias [E]"), std::string::npos) << msg;
+  msg = testing::error_of([&] { route_topk(scores, at::zeros({16}), 4, 2, 9); });
+  EXPECT_NE(msg.find("16 experts in 4 groups, 2 groups kept, k 9"), std::string::npos) << msg;
 }
 
 TEST(MoeOps, GroupSlotsIsAStableSortByExpert) {

@@ -1,0 +1,85 @@
+// Group-limited top-k routing: one warp per token (router_cuda.h).
+#include "kernels/router_cuda.h"
+
+namespace dsrl::kernels {
+namespace {
+
+constexpr int kWarps = 4;
+
+struct Best {
+  float value;
+  int index;
+};
+
+// The larger value, ties to the lower index; index -1 (nothing) loses to anything.
+__device__ Best better(Best a, Best b) {
+  if (a.index < 0) return b;
+  if (b.index < 0) return a;
+  return b.value > a.value || (b.value == a.value && b.index < a.index) ? b : a;
+}
+
+__device__ Best warp_best(Best b) {
+  for (int d = 16; d > 0; d /= 2) {
+    const Best other{__shfl_xor_sync(0xffffffffu, b.value, d), __shfl_xor_sync(0xffffffffu, b.index, d)};
+    b = better(b, other);
+  }
+  return b;
+}
+
+__global__ void route_kernel(const float* scores, const float* bias, int64_t rows, int experts, int groups,
+                             int topk_groups, int k, int64_t* ids) {
+  __shared__ float biased[kWarps][kRouteMaxExperts];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t row = blockIdx.x * static_cast<int64_t>(kWarps) + warp;
+  if (row >= rows) return;  // whole warps leave together
+  float* b = biased[warp];
+  for (int e = lane; e < experts; e += 32) b[e] = scores[row * experts + e] + bias[e];
+  __syncwarp();
+  // Lane g scores group g: the sum of its two best.
+  const int per_group = experts / groups;
+  Best group{0.f, -1};
+  if (lane < groups) {
+    Best first{0.f, -1}, second{0.f, -1};
+    for (int e = lane * per_group; e < (lane + 1) * per_group; ++e) {
+      const Best here{b[e], e};
+      if (better(first, here).index == e) second = first, first = here;
+      else second = better(second, here);
+    }
+    group = {first.value + second.value, lane};
+  }
+  // The topk_groups best groups, one warp-wide argmax at a time.
+  bool kept = false;
+  for (int i = 0; i < topk_groups; ++i) {
+    const Best top = warp_best(kept ? Best{0.f, -1} : group);
+    if (lane == top.index) kept = true;
+  }
+  const unsigned kept_groups = __ballot_sync(0xffffffffu, kept);  // bit g: group g stays
+  // The k best experts of the kept groups, best first.
+  for (int j = 0; j < k; ++j) {
+    Best mine{0.f, -1};
+    for (int e = lane; e < experts; e += 32)
+      if ((kept_groups >> (e / per_group)) & 1u) mine = better(mine, Best{b[e], e});
+    const Best top = warp_best(mine);
+    if (lane == 0) ids[row * k + j] = top.index;
+    if (lane == top.index % 32) b[top.index] = -INFINITY;  // chosen: below every kept expert's finite score
+    __syncwarp();
+  }
+}
+
+}  // namespace
+
+cudaError_t route_topk_cuda(const float* scores, const float* bias, int64_t rows, int64_t experts, int64_t groups,
+                            int64_t topk_groups, int64_t k, int64_t* ids, cudaStream_t stream) {
+  if (rows < 0 || experts < 2 || experts > kRouteMaxExperts || groups < 1 || groups > kRouteMaxGroups ||
+      experts % groups != 0 || experts / groups < 2 || topk_groups < 1 || topk_groups > groups || k < 1 ||
+      k > kRouteMaxK || k > topk_groups * (experts / groups))
+    return cudaErrorInvalidValue;
+  if (rows == 0) return cudaSuccess;
+  const int64_t blocks = (rows + kWarps - 1) / kWarps;
+  route_kernel<<<static_cast<unsigned>(blocks), kWarps * 32, 0, stream>>>(
+      scores, bias, rows, static_cast<int>(experts), static_cast<int>(groups), static_cast<int>(topk_groups),
+      static_cast<int>(k), ids);
+  return cudaGetLastError();
+}
+
+}  // namespace dsrl::kernels

@@ -1,0 +1,62 @@
+// The router's group-limited top-k (model/router_ops.h): checks, then the CUDA kernel or the C++ reference.
+#include "model/router_ops.h"
+
+#include <ATen/ATen.h>
+
+#include "common/error.h"
+#include "kernels/router.h"
+
+#ifdef DSRL_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include "kernels/router_cuda.h"
+#endif
+
+namespace dsrl {
+
+at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t groups, int64_t topk_groups,
+                      int64_t k) {
+  DSRL_CHECK(scores.dim() == 2 && bias.dim() == 1 && bias.size(0) == scores.size(1) && bias.device() == scores.device(),
+             "route_topk: expected scores [N, E] and bias [E] on one device, got [{}] on {} and [{}] on {}",
+             fmt::join(scores.sizes(), ", "), scores.device().str(), fmt::join(bias.sizes(), ", "),
+             bias.device().str());
+  const int64_t N = scores.size(0), E = scores.size(1);
+  DSRL_CHECK(groups >= 1 && E % groups == 0 && E / groups >= 2 && topk_groups >= 1 && topk_groups <= groups &&
+                 k >= 1 && k <= topk_groups * (E / groups),
+             "route_topk: {} experts in {} groups, {} groups kept, k {}: expected groups dividing the experts with at "
+             "least 2 each, 1 <= kept groups <= groups and 1 <= k <= the experts kept",
+             E, groups, topk_groups, k);
+  const at::Tensor s = scores.to(at::kFloat).contiguous(), b = bias.to(at::kFloat).contiguous();
+  at::Tensor ids = at::empty({N, k}, scores.options().dtype(at::kLong));
+  if (scores.is_cuda()) {
+#ifdef DSRL_CUDA
+    DSRL_CHECK(route_kernel_applies(scores, E, groups, k),
+               "route_topk: the kernel takes at most {} experts, {} groups and k {}; got {}, {} and {}",
+               kernels::kRouteMaxExperts, kernels::kRouteMaxGroups, kernels::kRouteMaxK, E, groups, k);
+    const c10::cuda::CUDAGuard device(scores.device());
+    const cudaError_t err = kernels::route_topk_cuda(s.data_ptr<float>(), b.data_ptr<float>(), N, E, groups,
+                                                     topk_groups, k, ids.data_ptr<int64_t>(),
+                                                     at::cuda::getCurrentCUDAStream());
+    DSRL_CHECK(err == cudaSuccess, "route_topk_cuda failed: {}", cudaGetErrorString(err));
+    return ids;
+#else
+    DSRL_CHECK(false, "route_topk: CUDA tensors given but this build has no CUDA kernels");
+#endif
+  }
+  kernels::route_topk_reference(s.data_ptr<float>(), b.data_ptr<float>(), N, E, groups, topk_groups, k,
+                                ids.data_ptr<int64_t>());
+  return ids;
+}
+
+bool route_kernel_applies(const at::Tensor& scores, int64_t experts, int64_t groups, int64_t k) {
+#ifdef DSRL_CUDA
+  return scores.is_cuda() && experts <= kernels::kRouteMaxExperts && groups <= kernels::kRouteMaxGroups &&
+         k <= kernels::kRouteMaxK;
+#else
+  (void)scores, (void)experts, (void)groups, (void)k;
+  return false;
+#endif
+}
+
+}  // namespace dsrl

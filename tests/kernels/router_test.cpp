@@ -1,0 +1,36 @@
+#include "kernels/router.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace dsrl::kernels {
+namespace {
+
+// 8 experts in 4 groups of 2, 2 groups kept, k = 3. Group sums: {0.9 + 0.1, 0.5 + 0.4, 0.8 + 0.7, 0.3 + 0.3}: groups
+// 2 (1.5) and 0 (1.0) stay, so expert 5 (0.4, group 1) loses to expert 1 (0.1) though it scores higher.
+TEST(RouterReference, KeepsTheBestGroupsThenTheBestExperts) {
+  const std::vector<float> scores = {0.9f, 0.1f, 0.5f, 0.4f, 0.8f, 0.7f, 0.3f, 0.3f};
+  const std::vector<float> bias(8, 0.f);
+  std::vector<int64_t> ids(3);
+  route_topk_reference(scores.data(), bias.data(), 1, 8, 4, 2, 3, ids.data());
+  EXPECT_EQ(ids, (std::vector<int64_t>{0, 4, 5}));
+  ids.resize(4);  // k = all 4 kept experts
+  route_topk_reference(scores.data(), bias.data(), 1, 8, 4, 2, 4, ids.data());
+  EXPECT_EQ(ids, (std::vector<int64_t>{0, 4, 5, 1}));
+}
+
+// The bias moves the choice (it balances load), and ties go to the lower index, for groups and experts alike.
+TEST(RouterReference, BiasCountsAndTiesGoToTheLowerIndex) {
+  const std::vector<float> scores = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};  // 3 groups of 2, all tied
+  std::vector<float> bias(6, 0.f);
+  std::vector<int64_t> ids(2);
+  route_topk_reference(scores.data(), bias.data(), 1, 6, 3, 1, 2, ids.data());
+  EXPECT_EQ(ids, (std::vector<int64_t>{0, 1}));  // group 0, then experts 0 and 1
+  bias[5] = 0.2f;                                // group 2 now sums highest, its expert 5 first
+  route_topk_reference(scores.data(), bias.data(), 1, 6, 3, 1, 2, ids.data());
+  EXPECT_EQ(ids, (std::vector<int64_t>{5, 4}));
+}
+
+}  // namespace
+}  // namespace dsrl::kernels
