@@ -1,18 +1,21 @@
 #include "kernels/router.h"
 
 #include <algorithm>
-#include <limits>
+#include <cmath>
 #include <numeric>
 #include <vector>
 
 namespace dsrl::kernels {
 namespace {
 
-// The indices of the n largest values, largest first, ties to the lower index.
+// a ranks above b: NaN above everything, then by value.
+bool above(float a, float b) { return (std::isnan(a) && !std::isnan(b)) || a > b; }
+
+// The indices of the n highest-ranked values, best first, ties to the lower index.
 std::vector<int64_t> best(const std::vector<float>& values, int64_t n) {
   std::vector<int64_t> order(values.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return values[a] > values[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return above(values[a], values[b]); });
   order.resize(static_cast<size_t>(n));
   return order;
 }
@@ -30,13 +33,14 @@ void route_topk_reference(const float* scores, const float* bias, int64_t rows, 
       const std::vector<int64_t> two = best(members, 2);
       group_score[g] = members[two[0]] + members[two[1]];
     }
-    std::vector<float> candidates(static_cast<size_t>(experts), -std::numeric_limits<float>::infinity());
-    for (int64_t g : best(group_score, topk_groups)) {
-      const auto first = biased.begin() + g * per_group;
-      std::copy(first, first + per_group, candidates.begin() + g * per_group);
-    }
+    std::vector<bool> kept(static_cast<size_t>(groups), false);
+    for (int64_t g : best(group_score, topk_groups)) kept[g] = true;
+    std::vector<float> candidates;  // the kept groups' experts, in index order
+    std::vector<int64_t> expert_of;
+    for (int64_t e = 0; e < experts; ++e)
+      if (kept[e / per_group]) candidates.push_back(biased[e]), expert_of.push_back(e);
     const std::vector<int64_t> chosen = best(candidates, k);
-    std::copy(chosen.begin(), chosen.end(), ids + r * k);
+    for (size_t j = 0; j < chosen.size(); ++j) ids[r * k + static_cast<int64_t>(j)] = expert_of[chosen[j]];
   }
 }
 

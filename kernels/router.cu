@@ -11,11 +11,17 @@ struct Best {
   int index;
 };
 
-// The larger value, ties to the lower index; index -1 (nothing) loses to anything.
+// a ranks above b: NaN above everything (as ATen's topk ranks it), then by value.
+__device__ bool above(float a, float b) { return (isnan(a) && !isnan(b)) || a > b; }
+
+// The better of two candidates, ties to the lower index; index -1 (nothing) loses to anything. A total order, so
+// every lane of a butterfly reduction ends with the same answer.
 __device__ Best better(Best a, Best b) {
   if (a.index < 0) return b;
   if (b.index < 0) return a;
-  return b.value > a.value || (b.value == a.value && b.index < a.index) ? b : a;
+  if (above(b.value, a.value)) return b;
+  if (above(a.value, b.value)) return a;
+  return b.index < a.index ? b : a;
 }
 
 __device__ Best warp_best(Best b) {
@@ -53,16 +59,17 @@ __global__ void route_kernel(const float* scores, const float* bias, int64_t row
     const Best top = warp_best(kept ? Best{0.f, -1} : group);
     if (lane == top.index) kept = true;
   }
-  const unsigned kept_groups = __ballot_sync(0xffffffffu, kept);  // bit g: group g stays
-  // The k best experts of the kept groups, best first.
+  const unsigned kept_groups = __ballot_sync(0xffffffffu, kept);  // bit g: group g stays (groups <= 32)
+  // The k best experts of the kept groups, best first. Lane l owns experts l, l + 32, ...; bit m of `taken` marks
+  // its expert l + 32 m as chosen.
+  uint32_t taken = 0;
   for (int j = 0; j < k; ++j) {
     Best mine{0.f, -1};
-    for (int e = lane; e < experts; e += 32)
-      if ((kept_groups >> (e / per_group)) & 1u) mine = better(mine, Best{b[e], e});
+    for (int e = lane, m = 0; e < experts; e += 32, ++m)
+      if (((kept_groups >> (e / per_group)) & 1u) && !((taken >> m) & 1u)) mine = better(mine, Best{b[e], e});
     const Best top = warp_best(mine);
     if (lane == 0) ids[row * k + j] = top.index;
-    if (lane == top.index % 32) b[top.index] = -INFINITY;  // chosen: below every kept expert's finite score
-    __syncwarp();
+    if (lane == top.index % 32) taken |= 1u << (top.index / 32);
   }
 }
 
@@ -70,10 +77,7 @@ __global__ void route_kernel(const float* scores, const float* bias, int64_t row
 
 cudaError_t route_topk_cuda(const float* scores, const float* bias, int64_t rows, int64_t experts, int64_t groups,
                             int64_t topk_groups, int64_t k, int64_t* ids, cudaStream_t stream) {
-  if (rows < 0 || experts < 2 || experts > kRouteMaxExperts || groups < 1 || groups > kRouteMaxGroups ||
-      experts % groups != 0 || experts / groups < 2 || topk_groups < 1 || topk_groups > groups || k < 1 ||
-      k > kRouteMaxK || k > topk_groups * (experts / groups))
-    return cudaErrorInvalidValue;
+  if (rows < 0 || !route_kernel_takes(experts, groups, topk_groups, k)) return cudaErrorInvalidValue;
   if (rows == 0) return cudaSuccess;
   const int64_t blocks = (rows + kWarps - 1) / kWarps;
   route_kernel<<<static_cast<unsigned>(blocks), kWarps * 32, 0, stream>>>(

@@ -5,12 +5,21 @@
 
 #include <cstdint>
 
+#include "kernels/router.h"
+
 namespace dsrl::kernels {
 
-constexpr int64_t kRouteMaxExperts = 1024, kRouteMaxGroups = 32, kRouteMaxK = 32;
+constexpr int64_t kRouteMaxExperts = 1024, kRouteMaxGroups = 32;
 
-// route_topk_reference on device pointers: one warp per row, the row's biased scores in shared memory. Needs
-// experts <= kRouteMaxExperts, groups <= kRouteMaxGroups, k <= kRouteMaxK (and the reference's conditions).
+// Whether the kernel takes this routing: route_grouping_valid, at most kRouteMaxExperts experts and
+// kRouteMaxGroups groups.
+inline bool route_kernel_takes(int64_t experts, int64_t groups, int64_t topk_groups, int64_t k) {
+  return route_grouping_valid(experts, groups, topk_groups, k) && experts <= kRouteMaxExperts &&
+         groups <= kRouteMaxGroups;
+}
+
+// route_topk_reference on device pointers: one warp per row, the row's biased scores in shared memory. Returns
+// cudaErrorInvalidValue unless route_kernel_takes.
 cudaError_t route_topk_cuda(const float* scores, const float* bias, int64_t rows, int64_t experts, int64_t groups,
                             int64_t topk_groups, int64_t k, int64_t* ids, cudaStream_t stream);
 

@@ -16,7 +16,7 @@ RouterImpl::RouterImpl(const ModelConfig& c)
 }
 
 at::Tensor RouterImpl::choose(const at::Tensor& scores) const {
-  if (route_kernel_applies(scores, experts_, groups_, top_k_))  // one kernel for the ATen ops below
+  if (route_kernel_applies(scores, experts_, groups_, topk_groups_, top_k_))  // one kernel for the ATen ops below
     return route_topk(scores, e_score_correction_bias, groups_, topk_groups_, top_k_);
   const int64_t N = scores.size(0);
   at::Tensor biased = scores + e_score_correction_bias;                   // [N, E]

@@ -22,8 +22,7 @@ at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t 
              fmt::join(scores.sizes(), ", "), scores.device().str(), fmt::join(bias.sizes(), ", "),
              bias.device().str());
   const int64_t N = scores.size(0), E = scores.size(1);
-  DSRL_CHECK(groups >= 1 && E % groups == 0 && E / groups >= 2 && topk_groups >= 1 && topk_groups <= groups &&
-                 k >= 1 && k <= topk_groups * (E / groups),
+  DSRL_CHECK(kernels::route_grouping_valid(E, groups, topk_groups, k),
              "route_topk: {} experts in {} groups, {} groups kept, k {}: expected groups dividing the experts with at "
              "least 2 each, 1 <= kept groups <= groups and 1 <= k <= the experts kept",
              E, groups, topk_groups, k);
@@ -31,9 +30,9 @@ at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t 
   at::Tensor ids = at::empty({N, k}, scores.options().dtype(at::kLong));
   if (scores.is_cuda()) {
 #ifdef DSRL_CUDA
-    DSRL_CHECK(route_kernel_applies(scores, E, groups, k),
-               "route_topk: the kernel takes at most {} experts, {} groups and k {}; got {}, {} and {}",
-               kernels::kRouteMaxExperts, kernels::kRouteMaxGroups, kernels::kRouteMaxK, E, groups, k);
+    DSRL_CHECK(kernels::route_kernel_takes(E, groups, topk_groups, k),
+               "route_topk: the kernel takes at most {} experts and {} groups; got {} and {}",
+               kernels::kRouteMaxExperts, kernels::kRouteMaxGroups, E, groups);
     const c10::cuda::CUDAGuard device(scores.device());
     const cudaError_t err = kernels::route_topk_cuda(s.data_ptr<float>(), b.data_ptr<float>(), N, E, groups,
                                                      topk_groups, k, ids.data_ptr<int64_t>(),
@@ -49,12 +48,12 @@ at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t 
   return ids;
 }
 
-bool route_kernel_applies(const at::Tensor& scores, int64_t experts, int64_t groups, int64_t k) {
+bool route_kernel_applies(const at::Tensor& scores, int64_t experts, int64_t groups, int64_t topk_groups, int64_t k) {
 #ifdef DSRL_CUDA
-  return scores.is_cuda() && experts <= kernels::kRouteMaxExperts && groups <= kernels::kRouteMaxGroups &&
-         k <= kernels::kRouteMaxK;
+  return scores.is_cuda() && scores.dim() == 2 && scores.size(1) == experts &&
+         kernels::route_kernel_takes(experts, groups, topk_groups, k);
 #else
-  (void)scores, (void)experts, (void)groups, (void)k;
+  (void)scores, (void)experts, (void)groups, (void)topk_groups, (void)k;
   return false;
 #endif
 }

@@ -10,11 +10,13 @@ namespace dsrl {
 
 // ids [N, k] int64, best first, for scores [N, E] and bias [E] (both cast to fp32): CUDA tensors on the kernel, CPU
 // ones on the C++ reference. Ties go to the lower index (ATen's topk leaves them unspecified). Checks shapes and the
-// grouping (E divisible by groups, at least 2 experts a group, topk_groups <= groups, k <= the experts kept).
+// grouping (kernels::route_grouping_valid: E divisible by groups, at least 2 experts a group, topk_groups <= groups,
+// k <= the experts kept).
 at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t groups, int64_t topk_groups,
                       int64_t k);
 
-// Whether RouterImpl takes the kernel: a CUDA build, scores on a GPU, at most 1024 experts, 32 groups and k 32.
-bool route_kernel_applies(const at::Tensor& scores, int64_t experts, int64_t groups, int64_t k);
+// Whether RouterImpl takes the kernel: a CUDA build, scores [N, experts] on a GPU, a grouping route_topk accepts,
+// at most 1024 experts and 32 groups. Otherwise the router keeps its ATen formulation.
+bool route_kernel_applies(const at::Tensor& scores, int64_t experts, int64_t groups, int64_t topk_groups, int64_t k);
 
 }  // namespace dsrl

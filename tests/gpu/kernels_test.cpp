@@ -471,18 +471,29 @@ TEST(GpuRope, MatchesEagerForwardAndGradients) {
 
 // The router's group-limited top-k on the GPU equals the C++ reference exactly (which torch_tests checks against the
 // router's ATen formulation), from one token to thousands, at the 286M model's grouping, V3.2's and the kernel's
-// limits.
+// limits, with k up to every kept expert; on continuous scores, on tie-heavy ones (three values, no bias: the
+// lower-index rule decides), and with NaN and -inf among them (NaN ranks first; no expert is chosen twice).
 TEST(GpuRouter, MatchesReferenceExactly) {
   at::manual_seed(14);
-  for (auto [tokens, experts, groups, kept, k] : std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>>{
-           {1, 16, 4, 2, 4}, {8192, 16, 4, 2, 4}, {513, 256, 8, 4, 8}, {64, 1024, 32, 4, 32}, {7, 2, 1, 1, 1}}) {
-    const std::string name = std::to_string(tokens) + " tokens, " + std::to_string(experts) + " experts";
-    at::Tensor scores = at::sigmoid(at::randn({tokens, experts})), bias = at::randn({experts}) * 0.1;
-    ASSERT_TRUE(route_kernel_applies(scores.cuda(), experts, groups, k)) << name;
-    at::Tensor got = route_topk(scores.cuda(), bias.cuda(), groups, kept, k);
-    EXPECT_TRUE(got.is_cuda()) << name;
-    EXPECT_TRUE(at::equal(got.cpu(), route_topk(scores, bias, groups, kept, k))) << name;
-  }
+  enum class Scores { kContinuous, kTies, kNonFinite };
+  for (Scores kind : {Scores::kContinuous, Scores::kTies, Scores::kNonFinite})
+    for (auto [tokens, experts, groups, kept, k] : std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t>>{
+             {1, 16, 4, 2, 4}, {8192, 16, 4, 2, 4}, {300, 16, 4, 2, 8}, {513, 256, 8, 4, 8}, {64, 1024, 32, 4, 32},
+             {65, 1024, 32, 32, 40}, {7, 2, 1, 1, 1}, {9, 2, 1, 1, 2}}) {
+      const std::string name = std::to_string(tokens) + " tokens, " + std::to_string(experts) + " experts, k " +
+                               std::to_string(k) + ", scores " + std::to_string(static_cast<int>(kind));
+      at::Tensor scores = at::sigmoid(at::randn({tokens, experts})), bias = at::randn({experts}) * 0.1;
+      if (kind == Scores::kTies) scores = at::randint(0, 3, {tokens, experts}).to(at::kFloat) / 2, bias.zero_();
+      if (kind == Scores::kNonFinite) {
+        scores.masked_fill_(at::rand({tokens, experts}) < 0.05, NAN);
+        scores.masked_fill_(at::rand({tokens, experts}) < 0.3, -INFINITY);
+      }
+      ASSERT_TRUE(route_kernel_applies(scores.cuda(), experts, groups, kept, k)) << name;
+      at::Tensor got = route_topk(scores.cuda(), bias.cuda(), groups, kept, k);
+      EXPECT_TRUE(got.is_cuda()) << name;
+      EXPECT_TRUE(at::equal(got.cpu(), route_topk(scores, bias, groups, kept, k))) << name;
+      EXPECT_TRUE((std::get<0>(got.sort(1)).diff(1, 1) > 0).all().item<bool>()) << name << ": an expert twice";
+    }
 }
 
 // The slot grouping on the GPU equals the C++ reference exactly (both are the stable order), from one slot to more

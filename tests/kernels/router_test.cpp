@@ -2,13 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
 namespace dsrl::kernels {
 namespace {
 
-// 8 experts in 4 groups of 2, 2 groups kept, k = 3. Group sums: {0.9 + 0.1, 0.5 + 0.4, 0.8 + 0.7, 0.3 + 0.3}: groups
-// 2 (1.5) and 0 (1.0) stay, so expert 5 (0.4, group 1) loses to expert 1 (0.1) though it scores higher.
+// 8 experts in 4 groups of 2, 2 groups kept. Group sums: {0.9 + 0.1, 0.5 + 0.4, 0.8 + 0.7, 0.3 + 0.3}: groups 2
+// (1.5) and 0 (1.0) stay. With k = 4, expert 1 (0.1) is chosen over experts 2 and 3 (0.5, 0.4): their group is out.
 TEST(RouterReference, KeepsTheBestGroupsThenTheBestExperts) {
   const std::vector<float> scores = {0.9f, 0.1f, 0.5f, 0.4f, 0.8f, 0.7f, 0.3f, 0.3f};
   const std::vector<float> bias(8, 0.f);
@@ -30,6 +31,15 @@ TEST(RouterReference, BiasCountsAndTiesGoToTheLowerIndex) {
   bias[5] = 0.2f;                                // group 2 now sums highest, its expert 5 first
   route_topk_reference(scores.data(), bias.data(), 1, 6, 3, 1, 2, ids.data());
   EXPECT_EQ(ids, (std::vector<int64_t>{5, 4}));
+}
+
+// NaN ranks above every number (as in ATen's topk); a -inf expert of a kept group comes last but only once.
+TEST(RouterReference, NanRanksFirstAndMinusInfinityOnce) {
+  const std::vector<float> scores = {0.2f, -INFINITY, NAN, 0.1f};  // one group of 4
+  const std::vector<float> bias(4, 0.f);
+  std::vector<int64_t> ids(4);
+  route_topk_reference(scores.data(), bias.data(), 1, 4, 1, 1, 4, ids.data());
+  EXPECT_EQ(ids, (std::vector<int64_t>{2, 0, 3, 1}));
 }
 
 }  // namespace
