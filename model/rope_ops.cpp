@@ -85,8 +85,8 @@ at::Tensor rope_eager(const at::Tensor& x, const at::Tensor& cos, const at::Tens
 at::Tensor rope_fused(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, RopeLayout layout) {
   DSRL_CHECK(rope_kernel_applies(x, cos, sin),
              "rope_fused: expected bf16 CUDA x [B, S, R] or [B, S, H, R] (R even, last dim contiguous, not empty) and "
-             "fp32 cos, sin [B, S, R/2] on its GPU, not requiring grad; got x [{}] {} on {}, cos [{}] {}, sin [{}] {}", fmt::join(x.sizes(), ", "),
-             c10::toString(x.scalar_type()), x.device().str(), fmt::join(cos.sizes(), ", "),
+             "fp32 cos, sin [B, S, R/2] on its GPU, not requiring grad; got x [{}] {} on {}, cos [{}] {}, sin [{}] {}",
+             fmt::join(x.sizes(), ", "), c10::toString(x.scalar_type()), x.device().str(), fmt::join(cos.sizes(), ", "),
              c10::toString(cos.scalar_type()), fmt::join(sin.sizes(), ", "), c10::toString(sin.scalar_type()));
   if (!at::GradMode::is_enabled() || !x.requires_grad()) return rotate(x, cos, sin, layout, false);
   return RopeFunction::apply(x, cos, sin, static_cast<int64_t>(layout));

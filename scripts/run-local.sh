@@ -7,9 +7,9 @@
 # --set and --resume go to dsrl-train. The workers start from the trainer's model (model.checkpoint or
 # model.config) on its device; stage grpo pushes its weights to them before the first rollout anyway, stage
 # synthesize and refine sample from what they loaded.
-# GPUs (device: cuda): with more GPUs than trainer ranks, the ranks take the first RANKS GPUs and the workers go
-# round-robin over the rest; otherwise all of them share the GPUs. --gpus lists the GPUs to use (default: every
-# GPU nvidia-smi lists); --gpus 0 puts the whole job on GPU 0.
+# GPUs (device: cuda): --gpus lists the GPUs to use (default: $CUDA_VISIBLE_DEVICES, else every GPU nvidia-smi
+# lists). With more GPUs than ranks, the ranks take the first RANKS GPUs and the workers the rest; with as many,
+# they share; fewer is refused (scripts/lib/gpu-placement.sh). --ranks 1 --gpus 0 puts the whole job on GPU 0.
 # Service logs: <run_dir>/services/. Build first (scripts/build.sh dsrl-train dsrl-rollout dsrl-reward).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -125,7 +125,7 @@ int run(int argc, char** argv) {
   ForwardOptions options;
   options.impl = flags["--impl"] == "mqa" ? AttentionImpl::kMQA : AttentionImpl::kMHA;
   options.sparse = flags["--sparse"] == "1";
-  // --sync-phases 1: a host sync after each phase too (how this bench timed steps before the 2026-11-24 22:34 UTC run).
+  // --sync-phases 1: a host sync after each phase too (this bench's timing before the 2026-11-24 22:34 UTC run).
   const bool sync_phases = flags["--sync-phases"] == "1";
   auto step = [&](PhaseMarks* marks) {  // marks: the boundaries of forward + loss, backward and optimizer
     auto boundary = [&] {
