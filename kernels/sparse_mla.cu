@@ -40,19 +40,7 @@ struct Plan {
   static constexpr int kSmemBytes = kQBytes + 2 * kTileBytes + kPBytes + (2 * kBlockKeys + 4 * kHeads) * 4;
 };
 
-struct Args {
-  const bf16* q;
-  const bf16* kv;
-  const int32_t* indices;
-  bf16* out;
-  float* lse;
-  float* part_out;  // [s_q, splits, heads, d_v] fp32 when splits > 1
-  float* part_lse;  // [s_q, splits, heads]
-  int heads;
-  int topk;
-  int64_t n_kv;
-  float scale_log2;  // softmax scale * log2(e): scores live in base-2 units
-};
+using Args = mla::ForwardArgs;
 
 template <int kDqk, int kDv, int kHeadTiles>
 __global__ void __launch_bounds__(Plan<kDqk, kDv, kHeadTiles>::kThreads, 1) sparse_mla_forward_kernel(Args a) {
@@ -238,14 +226,20 @@ __global__ void __launch_bounds__(kDv / 4) merge_splits_kernel(Args a, int split
   if (threadIdx.x == 0) a.lse[row] = total > 0.f ? top + logf(total) : -INFINITY;
 }
 
+// The parts of a split-KV launch merged into out and lse (nothing to do for one part).
+template <int kDv>
+cudaError_t merge_splits(cudaError_t launched, const Args& a, int64_t s_q, int splits, cudaStream_t stream) {
+  if (launched != cudaSuccess || splits == 1) return launched;
+  merge_splits_kernel<kDv><<<static_cast<unsigned>(s_q * a.heads), kDv / 4, 0, stream>>>(a, splits);
+  return cudaGetLastError();
+}
+
 template <int kDqk, int kDv, int kHeadTiles>
 cudaError_t launch(const Args& a, int64_t s_q, int splits, cudaStream_t stream) {
   using P = Plan<kDqk, kDv, kHeadTiles>;
-  cudaError_t err =
-      mla::launch_per_query<sparse_mla_forward_kernel<kDqk, kDv, kHeadTiles>, P>(a, s_q, a.heads, stream, splits);
-  if (err != cudaSuccess || splits == 1) return err;
-  merge_splits_kernel<kDv><<<static_cast<unsigned>(s_q * a.heads), kDv / 4, 0, stream>>>(a, splits);
-  return cudaGetLastError();
+  return merge_splits<kDv>(
+      mla::launch_per_query<sparse_mla_forward_kernel<kDqk, kDv, kHeadTiles>, P>(a, s_q, a.heads, stream, splits), a,
+      s_q, splits, stream);
 }
 
 template <int kDqk, int kDv>
@@ -279,13 +273,15 @@ int sparse_mla_forward_splits(const SparseMlaShape& shape) {
 
 cudaError_t sparse_mla_forward_cuda(const bf16* q, const bf16* kv, const int32_t* indices, bf16* out, float* lse,
                                     const SparseMlaShape& shape, float scale, cudaStream_t stream, int splits,
-                                    float* part_out, float* part_lse) {
+                                    float* part_out, float* part_lse, SparseMlaForwardKernel kernel) {
   if (!sparse_mla_cuda_supports(shape.heads, shape.d_qk, shape.d_v) || shape.topk < 0 || shape.topk > (1 << 30) ||
       splits < 1 || splits > 64 || (splits > 1 && (part_out == nullptr || part_lse == nullptr)))
     return cudaErrorInvalidValue;
   if (shape.s_q == 0) return cudaSuccess;
   const Args a{q,         kv, indices, out, lse, part_out, part_lse, static_cast<int>(shape.heads),
                static_cast<int>(shape.topk), shape.n_kv, scale * kLog2e};
+  if (shape.d_qk == 576 && shape.heads % 64 == 0 && kernel == SparseMlaForwardKernel::kAuto)  // on wgmma
+    return merge_splits<512>(mla::launch_forward_wgmma(a, shape.s_q, splits, stream), a, shape.s_q, splits, stream);
   if (shape.d_qk == 576) return launch_for_heads<576, 512>(a, shape.s_q, splits, stream);
   return launch_for_heads<288, 256>(a, shape.s_q, splits, stream);
 }

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <string>
 #include <tuple>
 #include <utility>
 
@@ -62,6 +63,32 @@ void bench_sparse_mla(int64_t s_q, int64_t s_kv, int64_t heads, int64_t topk, in
       "\"d_qk\": %ld, \"d_v\": %ld, \"splits\": %ld, \"ms\": %.3f, \"tflops\": %.1f, \"max_diff_vs_eager\": %.4f}\n",
       splits == 1 ? "dsrl_no_split" : "dsrl", s_q, s_kv, heads, topk, d_qk, d_v, parts, secs * 1e3, flops / secs / 1e12,
       max_diff);
+  std::fflush(stdout);
+}
+
+// The V3.2 shape forced onto the mma.sync kernel that every other shape runs (sparse_mla_cuda.h), one CTA per
+// query, beside the warpgroup-MMA kernel that bench_sparse_mla times there: reported as "dsrl_mma_sync".
+void bench_sparse_mla_mma_sync(int64_t s_q, int64_t s_kv, int64_t heads, int64_t topk) {
+  at::manual_seed(0);
+  auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+  at::Tensor q = at::randn({s_q, heads, 576}, opts), kv = at::randn({s_kv, 576}, opts);
+  at::Tensor idx = at::randint(0, s_kv, {s_q, topk}, opts.dtype(at::kInt));
+  at::Tensor out = at::empty({s_q, heads, 512}, opts), lse = at::empty({s_q, heads}, opts.dtype(at::kFloat));
+  const kernels::SparseMlaShape shape{s_q, heads, s_kv, 576, 512, topk};
+  auto ptr = [](const at::Tensor& t) { return reinterpret_cast<__nv_bfloat16*>(t.data_ptr()); };
+  cudaError_t err = cudaSuccess;
+  const double secs = seconds_per_call([&] {
+    err = kernels::sparse_mla_forward_cuda(ptr(q), ptr(kv), idx.data_ptr<int32_t>(), ptr(out), lse.data_ptr<float>(),
+                                           shape, 1.0f / 24.0f, nullptr, 1, nullptr, nullptr,
+                                           kernels::SparseMlaForwardKernel::kMmaSync);
+  }, 2, 10);
+  if (err != cudaSuccess)
+    std::fprintf(stderr, "sparse_mla_forward_cuda (mma.sync) failed: %s\n", cudaGetErrorString(err));
+  const double flops = 2.0 * s_q * topk * heads * (576 + 512);
+  std::printf(
+      "{\"kernel\": \"sparse_mla_fwd\", \"impl\": \"dsrl_mma_sync\", \"s_q\": %ld, \"s_kv\": %ld, \"heads\": %ld, "
+      "\"topk\": %ld, \"d_qk\": 576, \"d_v\": 512, \"ms\": %.3f, \"tflops\": %.1f}\n",
+      s_q, s_kv, heads, topk, secs * 1e3, flops / secs / 1e12);
   std::fflush(stdout);
 }
 
@@ -219,28 +246,43 @@ void bench_sampling(int64_t rows, int64_t vocab, double top_p) {
 }  // namespace
 }  // namespace dsrl
 
-int main() {
+// dsrl-bench-kernels [sparse_mla | indexer | sampling]: every group, or the one named.
+int main(int argc, char** argv) {
   if (!dsrl::cuda_kernels_available()) {
     std::fprintf(stderr, "dsrl-bench-kernels: no CUDA kernels in this build or no GPU visible\n");
     return 1;
   }
-  dsrl::bench_sparse_mla(4096, 8192, 128, 2048, 576, 512);  // DeepSeek-V3.2's shape (issue 10's goal)
-  dsrl::bench_sparse_mla(4096, 8192, 64, 2048, 576, 512);   // half the heads (tensor parallel 2)
-  dsrl::bench_sparse_mla(8192, 8192, 16, 256, 288, 256);    // the 286M benchmark model's attention
-  dsrl::bench_sparse_mla_backward(4096, 8192, 128, 2048, 576, 512);
-  dsrl::bench_sparse_mla_backward(8192, 8192, 16, 256, 288, 256);
-  dsrl::bench_indexer(1, 16384, 64, 128, 2048);              // issue 10's indexer goal: causal 16K, 64 x 128
-  dsrl::bench_indexer(4, 2048, 8, 64, 256);                  // the 286M benchmark model's indexer
-  dsrl::bench_indexer_selected(4096, 64, 128, 4096, 2048);   // sparse training's KL at V3.2's indexer shape
-  dsrl::bench_indexer_selected(8192, 8, 64, 8192, 256);      // the 286M model's (4 x 2048 tokens)
-  // Decoding, one query per sequence: split-KV (as picked) beside one CTA per query.
-  for (int64_t splits : {0, 1}) {
-    dsrl::bench_sparse_mla(64, 64 * 8192, 128, 2048, 576, 512, splits);  // 64 sequences, V3.2's attention
-    dsrl::bench_sparse_mla(8, 8 * 8192, 128, 2048, 576, 512, splits);    // 8 sequences
-    dsrl::bench_sparse_mla(64, 64 * 2048, 16, 256, 288, 256, splits);    // the 286M model's rollout
+  const std::string only = argc > 1 ? argv[1] : "";
+  if (!only.empty() && only != "sparse_mla" && only != "indexer" && only != "sampling") {
+    std::fprintf(stderr, "dsrl-bench-kernels: unknown group '%s' (expected sparse_mla, indexer or sampling)\n",
+                 only.c_str());
+    return 2;
   }
-  dsrl::bench_indexer_decode(64, 8192, 64, 128, 2048);
-  dsrl::bench_sampling(64, 129280, 0.95);
-  dsrl::bench_sampling(64, 32000, 0.95);  // the 286M model's vocabulary (its rollout)
+  auto run = [&](const char* group) { return only.empty() || only == group; };
+  if (run("sparse_mla")) {
+    dsrl::bench_sparse_mla(4096, 8192, 128, 2048, 576, 512);  // DeepSeek-V3.2's shape (issue 10's goal)
+    dsrl::bench_sparse_mla_mma_sync(4096, 8192, 128, 2048);    // the same on the mma.sync kernel
+    dsrl::bench_sparse_mla(4096, 8192, 64, 2048, 576, 512);   // half the heads (tensor parallel 2)
+    dsrl::bench_sparse_mla(8192, 8192, 16, 256, 288, 256);    // the 286M benchmark model's attention
+    dsrl::bench_sparse_mla_backward(4096, 8192, 128, 2048, 576, 512);
+    dsrl::bench_sparse_mla_backward(8192, 8192, 16, 256, 288, 256);
+    // Decoding, one query per sequence: split-KV (as picked) beside one CTA per query.
+    for (int64_t splits : {0, 1}) {
+      dsrl::bench_sparse_mla(64, 64 * 8192, 128, 2048, 576, 512, splits);  // 64 sequences, V3.2's attention
+      dsrl::bench_sparse_mla(8, 8 * 8192, 128, 2048, 576, 512, splits);    // 8 sequences
+      dsrl::bench_sparse_mla(64, 64 * 2048, 16, 256, 288, 256, splits);    // the 286M model's rollout
+    }
+  }
+  if (run("indexer")) {
+    dsrl::bench_indexer(1, 16384, 64, 128, 2048);             // issue 10's indexer goal: causal 16K, 64 x 128
+    dsrl::bench_indexer(4, 2048, 8, 64, 256);                 // the 286M benchmark model's indexer
+    dsrl::bench_indexer_selected(4096, 64, 128, 4096, 2048);  // sparse training's KL at V3.2's indexer shape
+    dsrl::bench_indexer_selected(8192, 8, 64, 8192, 256);     // the 286M model's (4 x 2048 tokens)
+    dsrl::bench_indexer_decode(64, 8192, 64, 128, 2048);
+  }
+  if (run("sampling")) {
+    dsrl::bench_sampling(64, 129280, 0.95);
+    dsrl::bench_sampling(64, 32000, 0.95);  // the 286M model's vocabulary (its rollout)
+  }
   return 0;
 }

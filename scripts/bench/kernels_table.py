@@ -42,6 +42,9 @@ for kernel, shape in keys:
         one = got["dsrl_no_split"]
         print(f'| (one CTA per query; dsrl above: {ours.get("splits", "-")} splits) | {shape} | {one["ms"]} | '
               f'{rate(one)} | | | | | |')
+    if "dsrl_mma_sync" in got:  # the V3.2 shape on the mma.sync kernel instead of warpgroup MMAs
+        one = got["dsrl_mma_sync"]
+        print(f'| (mma.sync kernel; dsrl above: wgmma) | {shape} | {one["ms"]} | {one["tflops"]} | | | | | |')
     if "peak_mib" in ours:
         print(f'| (peak memory, MiB) | {shape} | {ours["peak_mib"]} | | {eager.get("peak_mib", "-")} | | | | |')
     if "logits_only_ms" in ours:

@@ -35,13 +35,15 @@ struct MlaCase {
 };
 
 // bf16 inputs on the GPU; the references see the same bf16 values in fp32. Indices cover -1, past-the-end rows,
-// repeats, a query with nothing selected and a topk that is not a multiple of the kernel's 64-key block.
+// repeats, a query with nothing selected and a topk that is not a multiple of the kernel's 64-key block. At d 576,
+// heads in multiples of 64 run the warpgroup-MMA kernel, 32 and 48 heads the mma.sync one.
 TEST(GpuSparseMla, MatchesReferenceAndEagerAcrossShapes) {
   ASSERT_TRUE(cuda_kernels_available());
   at::manual_seed(0);
   const std::vector<MlaCase> cases = {
       {3, 16, 288, 256, 50, 1},    {4, 16, 288, 256, 300, 100}, {2, 32, 576, 512, 130, 64},
       {3, 48, 576, 512, 500, 200}, {2, 64, 576, 512, 2000, 257}, {2, 128, 576, 512, 9000, 2048},
+      {5, 192, 576, 512, 3000, 700},
   };
   for (const MlaCase& c : cases) {
     at::Tensor q = at::randn({c.s_q, c.heads, c.d_qk}).to(at::kBFloat16);
