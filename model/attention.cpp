@@ -4,6 +4,7 @@
 #include <torch/nn/modules/normalization.h>
 
 #include <cmath>
+#include <vector>
 
 #include "model/kernel_ops.h"
 
@@ -23,6 +24,30 @@ at::Tensor selection_mask(const at::Tensor& topk, int64_t num_keys) {
 at::Tensor selected_valid(const at::Tensor& topk, const at::Tensor& positions) {
   return (topk >= 0) & (topk <= positions.unsqueeze(-1));
 }
+
+namespace {
+// [a, b] along the last dim. A view, not a copy, when b's columns follow a's in the same storage with the same
+// strides (the KV cache keeps c_kv and k_pe that way) and neither needs a gradient; at::cat otherwise.
+at::Tensor join_last_dim(const at::Tensor& a, const at::Tensor& b) {
+  const int64_t d = a.dim();
+  bool adjacent = d >= 1 && b.dim() == d && !a.requires_grad() && !b.requires_grad() && a.has_storage() &&
+                  b.has_storage() && a.storage().is_alias_of(b.storage()) && a.stride(-1) == 1 && b.stride(-1) == 1 &&
+                  a.dtype() == b.dtype() && b.storage_offset() == a.storage_offset() + a.size(-1);
+  for (int64_t i = 0; adjacent && i + 1 < d; ++i) adjacent = a.size(i) == b.size(i) && a.stride(i) == b.stride(i);
+  if (!adjacent) return at::cat({a, b}, -1);
+  std::vector<int64_t> sizes = a.sizes().vec();
+  sizes.back() += b.size(-1);
+  return a.as_strided(sizes, a.strides(), a.storage_offset());
+}
+
+// Rows of the flattened [B * T] keys: sequence b's key t is row b * T + t; where `keep` is false, -1 (no key).
+at::Tensor flat_rows(const at::Tensor& topk, const at::Tensor& keep, int64_t T, const AttentionContext& ctx) {
+  const int64_t B = topk.size(0);
+  const bool shared = ctx.keys == T && ctx.row_offset.defined() && ctx.row_offset.size(0) == B &&
+                      ctx.row_offset.device() == topk.device();
+  return at::where(keep, topk + (shared ? ctx.row_offset : at::arange(B, topk.options()).view({B, 1, 1}) * T), -1);
+}
+}  // namespace
 
 // --- indexer ------------------------------------------------------------------------------------------------
 
@@ -82,7 +107,7 @@ at::Tensor IndexerImpl::selected_scores(const at::Tensor& x, const at::Tensor& q
   const int64_t B = x.size(0), S = x.size(1), T = keys.size(1), K = topk.size(-1);
   auto [q, w] = queries(x, q_lat, ctx);
   at::Tensor valid = selected_valid(topk, ctx.positions);  // [B, S, K]
-  at::Tensor rows = at::where(valid, topk + at::arange(B, topk.options()).view({B, 1, 1}) * T, -1);
+  at::Tensor rows = flat_rows(topk, valid, T, ctx);
   if (ctx.kernels && !fp8 && keys.scalar_type() == at::kBFloat16 && selected_scores_kernel_applies(q)) {
     // The GPU kernels gather the selected keys themselves, forward and backward; d^-0.5 goes into w.
     at::Tensor wd = w * (1.0 / std::sqrt(static_cast<double>(head_dim)));
@@ -103,7 +128,8 @@ at::Tensor IndexerImpl::choose(const at::Tensor& x, const at::Tensor& q_lat, con
   if (!indexer_kernel_applies(q)) return select(scores(x, q_lat, keys, ctx));
   // The GPU kernels: logits by chunks of queries and a radix top-k; d^-0.5 goes into w this time.
   const int64_t T = keys.size(1);
-  at::Tensor key_end = (ctx.positions + 1).clamp_max(T).to(at::kInt);  // causal: keys up to the query's position
+  at::Tensor key_end = ctx.keys == T && ctx.key_end.defined() ? ctx.key_end  // causal: keys up to the query's position
+                                                              : (ctx.positions + 1).clamp_max(T).to(at::kInt);
   at::Tensor wd = w * (1.0 / std::sqrt(static_cast<double>(head_dim)));
   return indexer_topk(q, keys, wd, key_end, std::min<int64_t>(topk, T)).to(at::kLong);
 }
@@ -226,7 +252,7 @@ void MLAImpl::add_sparse_indexer_terms(const at::Tensor& x, const at::Tensor& q_
   {
     at::NoGradGuard no_grad;
     at::Tensor q = absorbed_query(q_nope, q_pe);                          // [B, S, H, C + R]
-    at::Tensor kv = at::cat({keys.ckv, keys.kpe}, -1);                   // [B, T, C + R]
+    at::Tensor kv = join_last_dim(keys.ckv, keys.kpe);                   // [B, T, C + R]
     target = selected_attention_target(q, kv, scale_, causal_mask(ctx.positions, kv.size(1)), topk, valid);
   }
   ctx.indexer_terms->kl.push_back(indexer_kl(target.probs, scores, valid));  // [B, S]
@@ -244,13 +270,13 @@ at::Tensor MLAImpl::attend_mqa(const at::Tensor& q_nope, const at::Tensor& q_pe,
   at::Tensor w_uv = kv_b_proj->weight.view({heads_, nope_dim_ + v_dim_, kv_rank_}).narrow(1, nope_dim_, v_dim_);
   // Absorbed query against the MQA key [c_kv, k_pe]: one GEMM per score, one gather per selection.
   at::Tensor q = absorbed_query(q_nope, q_pe);                                          // [B, S, H, C + R]
-  at::Tensor kv = at::cat({keys.ckv, keys.kpe}, -1);                                    // [B, T, C + R]
+  at::Tensor kv = join_last_dim(keys.ckv, keys.kpe);  // [B, T, C + R], a view of the KV cache when decoding
   at::Tensor probs, o_lat;
   if (topk.defined() && ctx.kernels && sparse_mla_kernel_applies(q, kv_rank_)) {
     // On the GPU (decoding and training): the tensor-core kernels gather the selected rows themselves, forward and
     // backward.
     const int64_t K = topk.size(-1);
-    at::Tensor rows = at::where(topk >= 0, topk + at::arange(B, topk.options()).view({B, 1, 1}) * T, -1);
+    at::Tensor rows = flat_rows(topk, topk >= 0, T, ctx);
     o_lat = sparse_mla_attention(q.reshape({B * S, heads_, W}), kv.reshape({B * T, W}), rows.view({B * S, K}),
                                  kv_rank_, scale_).view({B, S, heads_, kv_rank_});                  // [B, S, H, C]
   } else if (topk.defined()) {  // each query's selected keys: [B, S, K, C + R]

@@ -29,6 +29,11 @@ struct AttentionContext {
   AttentionImpl impl = AttentionImpl::kAuto;
   bool kernels = true;    // our CUDA kernels where they apply (the indexer's selection, decode attention)
   IndexerTerms* indexer_terms = nullptr;  // training the indexer: each layer appends its KL and recall
+  // Shared by the layers of one forward when its key count is known up front (set with kernels on; else the
+  // layers compute them): keys T, queries' causal key counts min(position + 1, T) [B, S] int32, and b * T [B, 1, 1]
+  // int64, the first row of sequence b in the flattened [B * T] keys.
+  int64_t keys = -1;
+  at::Tensor key_end, row_offset;
 };
 
 // Keys and values of one layer: either this forward's tokens or the KV cache after appending them.

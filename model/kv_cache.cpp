@@ -14,8 +14,10 @@ KVCache::KVCache(const ModelConfig& c, int64_t rows, int64_t max_len, const at::
       count_(rows) {
   DSRL_CHECK(rows >= 1 && max_len >= 1, "KV cache needs rows >= 1 and max_len >= 1, got {} and {}", rows, max_len);
   for (int i = 0; i < c.num_hidden_layers; ++i) {
-    ckv_.push_back(at::zeros({rows, max_len, c.kv_lora_rank}, options));
-    kpe_.push_back(at::zeros({rows, max_len, c.qk_rope_head_dim}, options));
+    // c_kv and k_pe side by side in one buffer, so the MQA attention reads [c_kv, k_pe] rows without a copy.
+    at::Tensor latent = at::zeros({rows, max_len, c.kv_lora_rank + c.qk_rope_head_dim}, options);
+    ckv_.push_back(latent.narrow(-1, 0, c.kv_lora_rank));
+    kpe_.push_back(latent.narrow(-1, c.kv_lora_rank, c.qk_rope_head_dim));
     index_k_.push_back(at::zeros({rows, max_len, c.index_head_dim}, options));
   }
 }
@@ -51,7 +53,7 @@ void KVCache::move_row(int64_t from, int64_t to) {
 int64_t KVCache::bytes() const {
   int64_t total = 0;
   for (size_t i = 0; i < ckv_.size(); ++i)
-    total += ckv_[i].nbytes() + kpe_[i].nbytes() + index_k_[i].nbytes();
+    total += ckv_[i].storage().nbytes() + index_k_[i].nbytes();  // c_kv's storage holds k_pe too
   return total;
 }
 
@@ -79,14 +81,17 @@ void KVCache::begin_append(const std::vector<int64_t>& valid, int64_t new_tokens
   slots_ = at::tensor(slots, at::kLong).to(on);
   sources_ = at::tensor(sources, at::kLong).to(on);
   valid_ = valid;
+  decoding_ = false;
 }
 
 LayerKeys KVCache::append(int64_t layer, const LayerKeys& fresh) {
   at::Tensor ckv = window(ckv_[layer]), kpe = window(kpe_[layer]), index_k = window(index_k_[layer]);
+  // Decoding writes new token 0 of every row, so its entries are plain views; else gather the valid ones.
+  auto entries = [&](const at::Tensor& t) { return decoding_ ? t.select(1, 0) : t.index({rows_, sources_}); };
   if (rows_.numel() > 0) {
-    ckv.index_put_({rows_, slots_}, fresh.ckv.index({rows_, sources_}));
-    kpe.index_put_({rows_, slots_}, fresh.kpe.index({rows_, sources_}));
-    index_k.index_put_({rows_, slots_}, fresh.index_k.index({rows_, sources_}));
+    ckv.index_put_({rows_, slots_}, entries(fresh.ckv));
+    kpe.index_put_({rows_, slots_}, entries(fresh.kpe));
+    index_k.index_put_({rows_, slots_}, entries(fresh.index_k));
   }
   return LayerKeys{ckv.narrow(1, 0, keys_), kpe.narrow(1, 0, keys_), index_k.narrow(1, 0, keys_)};
 }
@@ -102,7 +107,8 @@ void KVCache::begin_decode(const at::Tensor& lengths) {
              "values in {} dims", B, lengths.numel(), lengths.dim());
   rows_ = at::arange(B, lengths.options().dtype(at::kLong));
   slots_ = lengths.to(at::kLong);
-  sources_ = at::zeros_like(rows_);
+  sources_ = at::Tensor();  // every row writes its new token 0
+  decoding_ = true;
   valid_.clear();  // advance() leaves the host lengths alone
   keys_ = max_len_;
 }

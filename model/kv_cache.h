@@ -1,5 +1,6 @@
-// The latent KV cache of a batch of sequences: per layer c_kv [rows, Smax, C], k_pe [rows, Smax, R] and the
-// indexer keys [rows, Smax, d], with a length per row. Slot j holds the token at position j of that row.
+// The latent KV cache of a batch of sequences: per layer c_kv [rows, Smax, C] and k_pe [rows, Smax, R] (two views
+// of one [rows, Smax, C + R] buffer, so the MQA attention reads [c_kv, k_pe] rows without a copy) and the indexer
+// keys [rows, Smax, d], with a length per row. Slot j holds the token at position j of that row.
 // A forward covers a window of consecutive rows (all of them unless set_window narrows it), so a continuous-
 // batching engine can prefill new rows and decode the running ones as separate forwards.
 #pragma once
@@ -42,6 +43,7 @@ class KVCache {
   // [0, max_b(lengths[b] + valid[b]))), advance (moves the lengths on).
   void begin_append(const std::vector<int64_t>& valid, int64_t new_tokens, const at::Device& device);
   LayerKeys append(int64_t layer, const LayerKeys& fresh);
+  int64_t keys() const { return keys_; }  // T of the keys append() returns in the forward in progress
   void advance();
   // The fixed-shape decode (ForwardOptions::decode_lengths): one new token per window row, written at slot
   // lengths[b] ([B] int64 on the device), and append() returns keys over the whole capacity (slots past a
@@ -62,6 +64,7 @@ class KVCache {
   int64_t first_ = 0, count_ = 0;                // the window
   // The forward in progress (begin_append): where its entries go and how many keys the layers see.
   at::Tensor rows_, slots_, sources_;
+  bool decoding_ = false;  // begin_decode: one new token per row, every row written
   std::vector<int64_t> valid_;
   int64_t keys_ = 0;
 };

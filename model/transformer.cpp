@@ -81,6 +81,11 @@ at::Tensor DeepseekV32Impl::hidden(const at::Tensor& tokens, const ForwardOption
   } else {
     ctx.positions = at::arange(S, tokens.options().dtype(at::kLong)).unsqueeze(0).expand({B, S});
   }
+  if (o.kernels) {  // computed once here rather than in every layer (AttentionContext)
+    ctx.keys = o.cache ? o.cache->keys() : S;
+    ctx.key_end = (ctx.positions + 1).clamp_max(ctx.keys).to(at::kInt);
+    ctx.row_offset = at::arange(B, ctx.positions.options()).mul_(ctx.keys).view({B, 1, 1});
+  }
   if (rope_.inv_freq.device() != tokens.device()) rope_.inv_freq = rope_.inv_freq.to(tokens.device());  // once
   std::tie(ctx.cos, ctx.sin) = rope_cos_sin(rope_, ctx.positions);
 
