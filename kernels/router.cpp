@@ -44,4 +44,14 @@ void route_topk_reference(const float* scores, const float* bias, int64_t rows, 
   }
 }
 
+void route_weights_reference(const float* scores, const int64_t* ids, int64_t rows, int64_t experts, int64_t k,
+                             bool normalise, float scaling, float* weights) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* w = weights + r * k;
+    float sum = 0.f;
+    for (int64_t j = 0; j < k; ++j) sum += (w[j] = scores[r * experts + ids[r * k + j]]);
+    for (int64_t j = 0; j < k; ++j) w[j] = (normalise ? w[j] / (sum + 1e-20f) : w[j]) * scaling;
+  }
+}
+
 }  // namespace dsrl::kernels

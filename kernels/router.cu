@@ -32,8 +32,14 @@ __device__ Best warp_best(Best b) {
   return b;
 }
 
+struct Weights {
+  float* out;  // [rows, k] or null: no weights wanted
+  bool normalise;
+  float scaling;
+};
+
 __global__ void route_kernel(const float* scores, const float* bias, int64_t rows, int experts, int groups,
-                             int topk_groups, int k, int64_t* ids) {
+                             int topk_groups, int k, int64_t* ids, Weights weights) {
   __shared__ float biased[kWarps][kRouteMaxExperts];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t row = blockIdx.x * static_cast<int64_t>(kWarps) + warp;
@@ -71,18 +77,25 @@ __global__ void route_kernel(const float* scores, const float* bias, int64_t row
     if (lane == 0) ids[row * k + j] = top.index;
     if (lane == top.index % 32) taken |= 1u << (top.index / 32);
   }
+  if (weights.out != nullptr && lane == 0) {  // as route_weights_reference, in the same order
+    float* w = weights.out + row * k;
+    float sum = 0.f;
+    for (int j = 0; j < k; ++j) sum += (w[j] = scores[row * experts + ids[row * k + j]]);
+    for (int j = 0; j < k; ++j) w[j] = (weights.normalise ? __fdiv_rn(w[j], sum + 1e-20f) : w[j]) * weights.scaling;
+  }
 }
 
 }  // namespace
 
 cudaError_t route_topk_cuda(const float* scores, const float* bias, int64_t rows, int64_t experts, int64_t groups,
-                            int64_t topk_groups, int64_t k, int64_t* ids, cudaStream_t stream) {
+                            int64_t topk_groups, int64_t k, int64_t* ids, cudaStream_t stream, float* weights,
+                            bool normalise, float scaling) {
   if (rows < 0 || !route_kernel_takes(experts, groups, topk_groups, k)) return cudaErrorInvalidValue;
   if (rows == 0) return cudaSuccess;
   const int64_t blocks = (rows + kWarps - 1) / kWarps;
   route_kernel<<<static_cast<unsigned>(blocks), kWarps * 32, 0, stream>>>(
       scores, bias, rows, static_cast<int>(experts), static_cast<int>(groups), static_cast<int>(topk_groups),
-      static_cast<int>(k), ids);
+      static_cast<int>(k), ids, Weights{weights, normalise, scaling});
   return cudaGetLastError();
 }
 

@@ -20,4 +20,9 @@ inline bool route_grouping_valid(int64_t experts, int64_t groups, int64_t topk_g
 void route_topk_reference(const float* scores, const float* bias, int64_t rows, int64_t experts, int64_t groups,
                           int64_t topk_groups, int64_t k, int64_t* ids);
 
+// The chosen experts' gate weights (RouterImpl's formula): w[r, j] = scores[r, ids[r, j]] (unbiased), divided by
+// (w[r, 0] + ... + w[r, k - 1] + 1e-20, summed in that order) when normalise, then times scaling. weights: [rows, k].
+void route_weights_reference(const float* scores, const int64_t* ids, int64_t rows, int64_t experts, int64_t k,
+                             bool normalise, float scaling, float* weights);
+
 }  // namespace dsrl::kernels

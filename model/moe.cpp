@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 
+#include <tuple>
+
 #include "model/moe_ops.h"
 #include "model/router_ops.h"
 
@@ -30,9 +32,19 @@ at::Tensor RouterImpl::choose(const at::Tensor& scores) const {
 }
 
 Routing RouterImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids) {
-  at::Tensor scores = at::sigmoid(at::linear(x.to(at::kFloat), weight.to(at::kFloat)));  // [N, E] fp32
+  // Inference on the GPU (decoding): the fp32 logits straight from the bf16 operands (no fp32 copies of x and the
+  // weight), and the expert choice and gate weights in one kernel. With a gradient, the fp32 formulation.
+  const bool inference = !c10::GradMode::is_enabled() && !replay_ids.defined() && x.is_cuda() &&
+                         x.scalar_type() == at::kBFloat16 && weight.scalar_type() == at::kBFloat16;
+  at::Tensor scores = inference ? at::sigmoid(at::mm(x, weight.t(), at::kFloat))                 // [N, E] fp32
+                                : at::sigmoid(at::linear(x.to(at::kFloat), weight.to(at::kFloat)));
   Routing r;
   r.scores = scores;
+  if (inference && route_kernel_applies(scores, experts_, groups_, topk_groups_, top_k_)) {
+    std::tie(r.ids, r.weights) =
+        route_topk_weighted(scores, e_score_correction_bias, groups_, topk_groups_, top_k_, normalise_, scaling_);
+    return r;
+  }
   if (replay_ids.defined()) {
     TORCH_CHECK(replay_ids.dim() == 2 && replay_ids.size(0) == x.size(0) && replay_ids.size(1) == top_k_,
                 "replayed expert ids must be [", x.size(0), ", ", top_k_, "], got ", replay_ids.sizes());

@@ -3,6 +3,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "kernels/router.h"
 
@@ -15,8 +17,11 @@
 
 namespace dsrl {
 
-at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t groups, int64_t topk_groups,
-                      int64_t k) {
+namespace {
+
+// route_topk, and the gate weights into `weights` when it is defined ([N, k] fp32).
+at::Tensor route(const at::Tensor& scores, const at::Tensor& bias, int64_t groups, int64_t topk_groups, int64_t k,
+                 at::Tensor weights, bool normalise, double scaling) {
   DSRL_CHECK(scores.dim() == 2 && bias.dim() == 1 && bias.size(0) == scores.size(1) && bias.device() == scores.device(),
              "route_topk: expected scores [N, E] and bias [E] on one device, got [{}] on {} and [{}] on {}",
              fmt::join(scores.sizes(), ", "), scores.device().str(), fmt::join(bias.sizes(), ", "),
@@ -28,6 +33,7 @@ at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t 
              E, groups, topk_groups, k);
   const at::Tensor s = scores.to(at::kFloat).contiguous(), b = bias.to(at::kFloat).contiguous();
   at::Tensor ids = at::empty({N, k}, scores.options().dtype(at::kLong));
+  float* w = weights.defined() ? weights.data_ptr<float>() : nullptr;
   if (scores.is_cuda()) {
 #ifdef DSRL_CUDA
     DSRL_CHECK(kernels::route_kernel_takes(E, groups, topk_groups, k),
@@ -36,7 +42,8 @@ at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t 
     const c10::cuda::CUDAGuard device(scores.device());
     const cudaError_t err = kernels::route_topk_cuda(s.data_ptr<float>(), b.data_ptr<float>(), N, E, groups,
                                                      topk_groups, k, ids.data_ptr<int64_t>(),
-                                                     at::cuda::getCurrentCUDAStream());
+                                                     at::cuda::getCurrentCUDAStream(), w, normalise,
+                                                     static_cast<float>(scaling));
     DSRL_CHECK(err == cudaSuccess, "route_topk_cuda failed: {}", cudaGetErrorString(err));
     return ids;
 #else
@@ -45,7 +52,27 @@ at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t 
   }
   kernels::route_topk_reference(s.data_ptr<float>(), b.data_ptr<float>(), N, E, groups, topk_groups, k,
                                 ids.data_ptr<int64_t>());
+  if (w) kernels::route_weights_reference(s.data_ptr<float>(), ids.data_ptr<int64_t>(), N, E, k, normalise,
+                                          static_cast<float>(scaling), w);
   return ids;
+}
+
+}  // namespace
+
+at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t groups, int64_t topk_groups,
+                      int64_t k) {
+  return route(scores, bias, groups, topk_groups, k, at::Tensor(), false, 1.0);
+}
+
+std::pair<at::Tensor, at::Tensor> route_topk_weighted(const at::Tensor& scores, const at::Tensor& bias,
+                                                      int64_t groups, int64_t topk_groups, int64_t k, bool normalise,
+                                                      double scaling) {
+  DSRL_CHECK(scores.dim() == 2, "route_topk_weighted: expected scores [N, E], got [{}]",
+             fmt::join(scores.sizes(), ", "));
+  // route() checks k; a bad one must reach that message, not a negative size here.
+  at::Tensor weights = at::empty({scores.size(0), std::max<int64_t>(k, 0)}, scores.options().dtype(at::kFloat));
+  at::Tensor ids = route(scores, bias, groups, topk_groups, k, weights, normalise, scaling);
+  return {ids, weights};
 }
 
 bool route_kernel_applies(const at::Tensor& scores, int64_t experts, int64_t groups, int64_t topk_groups, int64_t k) {

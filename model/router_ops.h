@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <utility>
 
 namespace dsrl {
 
@@ -14,6 +15,13 @@ namespace dsrl {
 // k <= the experts kept).
 at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t groups, int64_t topk_groups,
                       int64_t k);
+
+// route_topk and the chosen experts' gate weights in one call, for inference (no gradient reaches the scores):
+// returns {ids [N, k] int64, weights [N, k] fp32}, weights as kernels::route_weights_reference (scores[ids], over
+// their sum + 1e-20 when normalise, times scaling). One kernel on CUDA, the references on the CPU.
+std::pair<at::Tensor, at::Tensor> route_topk_weighted(const at::Tensor& scores, const at::Tensor& bias,
+                                                      int64_t groups, int64_t topk_groups, int64_t k, bool normalise,
+                                                      double scaling);
 
 // Whether RouterImpl takes the kernel: a CUDA build, scores [N, experts] on a GPU, a grouping route_topk accepts,
 // at most 1024 experts and 32 groups. Otherwise the router keeps its ATen formulation.

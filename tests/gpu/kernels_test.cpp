@@ -495,6 +495,12 @@ TEST(GpuRouter, MatchesReferenceExactly) {
       EXPECT_TRUE(got.is_cuda()) << name;
       EXPECT_TRUE(at::equal(got.cpu(), route_topk(scores, bias, groups, kept, k))) << name;
       EXPECT_TRUE((std::get<0>(got.sort(1)).diff(1, 1) > 0).all().item<bool>()) << name << ": an expert twice";
+      if (kind == Scores::kNonFinite) continue;
+      // The gate weights from the same kernel equal the reference's bit for bit (same sum order).
+      auto [ids, weights] = route_topk_weighted(scores.cuda(), bias.cuda(), groups, kept, k, true, 2.5);
+      auto [want_ids, want_weights] = route_topk_weighted(scores, bias, groups, kept, k, true, 2.5);
+      EXPECT_TRUE(at::equal(ids.cpu(), want_ids)) << name;
+      EXPECT_TRUE(at::equal(weights.cpu(), want_weights)) << name << ": weights";
     }
 }
 

@@ -42,5 +42,20 @@ TEST(RouterReference, NanRanksFirstAndMinusInfinityOnce) {
   EXPECT_EQ(ids, (std::vector<int64_t>{2, 0, 3, 1}));
 }
 
+// Gate weights: the chosen experts' unbiased scores, over their sum when normalising, times the scaling.
+TEST(RouterReference, WeightsAreTheChosenScoresNormalisedAndScaled) {
+  const std::vector<float> scores = {0.9f, 0.1f, 0.5f, 0.4f, 0.8f, 0.7f, 0.3f, 0.3f,   // row 0
+                                     0.2f, 0.2f, 0.6f, 0.1f, 0.0f, 0.0f, 0.0f, 0.0f};  // row 1
+  const std::vector<int64_t> ids = {0, 4, 2, 3};  // k = 2
+  std::vector<float> w(4);
+  route_weights_reference(scores.data(), ids.data(), 2, 8, 2, true, 2.5f, w.data());
+  EXPECT_FLOAT_EQ(w[0], 0.9f / (0.9f + 0.8f) * 2.5f);
+  EXPECT_FLOAT_EQ(w[1], 0.8f / (0.9f + 0.8f) * 2.5f);
+  EXPECT_FLOAT_EQ(w[2], 0.6f / 0.7f * 2.5f);
+  EXPECT_FLOAT_EQ(w[3], 0.1f / 0.7f * 2.5f);
+  route_weights_reference(scores.data(), ids.data(), 2, 8, 2, false, 2.f, w.data());
+  EXPECT_EQ(w, (std::vector<float>{1.8f, 1.6f, 1.2f, 0.2f}));
+}
+
 }  // namespace
 }  // namespace dsrl::kernels

@@ -117,12 +117,20 @@ TEST(RouterOp, ReferenceMatchesTheRoutersAtenChoice) {
     const at::Tensor scores = at::sigmoid(at::linear(x, router->weight));
     EXPECT_TRUE(at::equal(route_topk(scores, router->e_score_correction_bias, groups, kept, k), eager.ids))
         << experts << " experts";
+    // With the gate weights (what the router takes on the GPU without a gradient): the same ids, and the weights
+    // of the ATen formulation up to the order of the k-term sum.
+    auto [ids, weights] = route_topk_weighted(scores, router->e_score_correction_bias, groups, kept, k,
+                                              c.norm_topk_prob, c.routed_scaling_factor);
+    EXPECT_TRUE(at::equal(ids, eager.ids)) << experts << " experts";
+    EXPECT_TRUE(at::allclose(weights, eager.weights, 1e-6, 1e-6)) << experts << " experts";
   }
   const at::Tensor scores = at::rand({3, 16});
   std::string msg = testing::error_of([&] { route_topk(scores, at::zeros({15}), 4, 2, 4); });
   EXPECT_NE(msg.find("expected scores [N, E] and bias [E]"), std::string::npos) << msg;
   msg = testing::error_of([&] { route_topk(scores, at::zeros({16}), 4, 2, 9); });
   EXPECT_NE(msg.find("16 experts in 4 groups, 2 groups kept, k 9"), std::string::npos) << msg;
+  msg = testing::error_of([&] { route_topk_weighted(scores, at::zeros({16}), 4, 2, -1, true, 1.0); });
+  EXPECT_NE(msg.find("16 experts in 4 groups, 2 groups kept, k -1"), std::string::npos) << msg;
 }
 
 TEST(MoeOps, GroupSlotsIsAStableSortByExpert) {
