@@ -71,13 +71,13 @@ ExpertsImpl::ExpertsImpl(int64_t experts, int64_t hidden, int64_t intermediate) 
   down_proj = register_parameter("down_proj", at::empty({experts, hidden, intermediate}));
 }
 
-at::Tensor ExpertsImpl::forward(const at::Tensor& x, const Routing& routing) {
+at::Tensor ExpertsImpl::forward(const at::Tensor& x, const Routing& routing, const at::Tensor& base) {
   const int64_t k = routing.ids.size(1), E = gate_proj.size(0);
   const SlotGroups groups = group_slots(routing.ids, E);
   at::Tensor xs = dispatch_rows(x, groups, k);  // [N * k, D] grouped by expert
   const bool grouped_ok = allow_grouped_gemm && x.is_cuda() && x.scalar_type() == at::kBFloat16;
   at::Tensor ys = grouped_ok ? grouped(xs, groups.ends) : looped(xs, groups.ends);  // [N * k, D]
-  return combine_rows(ys, routing.weights, groups);
+  return combine_rows(ys, routing.weights, groups, base);
 }
 
 at::Tensor ExpertsImpl::grouped(const at::Tensor& xs, const at::Tensor& ends) {
@@ -131,9 +131,9 @@ at::Tensor MoEImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids, M
   if (traces && traces->want_balance)
     traces->balance = sequence_balance(routing.scores.view({B, S, -1}), routing.ids.view({B, S, -1}));
   if (traces && traces->want_mismatch && routing.mismatch.defined()) traces->mismatch = routing.mismatch.view({B, S});
-  at::Tensor out = experts(flat, routing).view({B, S, D});
-  if (shared_experts) out = out + shared_experts(x);
-  return out;
+  // The shared experts' output is the base the routed ones are added to (one kernel at inference on a GPU).
+  const at::Tensor shared = shared_experts ? shared_experts(x).reshape({B * S, D}) : at::Tensor();
+  return experts(flat, routing, shared).view({B, S, D});
 }
 
 }  // namespace dsrl

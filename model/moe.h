@@ -46,7 +46,7 @@ class ExpertsImpl : public torch::nn::Module {
   // x: [N, D], routing for those N tokens -> [N, D] sum of weighted expert outputs. Rows move by gathers
   // (model/moe_ops.h). On CUDA in bf16 one grouped GEMM per projection (at::_grouped_mm, no host sync); elsewhere a
   // loop over the experts that have tokens.
-  at::Tensor forward(const at::Tensor& x, const Routing& routing);
+  at::Tensor forward(const at::Tensor& x, const Routing& routing, const at::Tensor& base = at::Tensor());
   at::Tensor gate_proj, up_proj;  // [E, I, D]
   at::Tensor down_proj;           // [E, D, I]
   bool allow_grouped_gemm = true;  // false forces the loop (tests compare the two)

@@ -24,8 +24,11 @@ SlotGroups group_slots(const at::Tensor& ids, int64_t experts);
 // xs [N * k, D]: row i is x[order[i] / k]. Differentiable in x: dx[t] = sum_j dxs[rows[t * k + j]].
 at::Tensor dispatch_rows(const at::Tensor& x, const SlotGroups& groups, int64_t k);
 
-// out [N, D]: out[t] = sum_j weights[t, j] * ys[rows[t * k + j]] for ys [N * k, D] in grouped order and weights
-// [N, k] (cast to ys' dtype; the sum over k accumulates in fp32). Differentiable in ys and weights.
-at::Tensor combine_rows(const at::Tensor& ys, const at::Tensor& weights, const SlotGroups& groups);
+// out [N, D]: out[t] = base[t] + sum_j weights[t, j] * ys[rows[t * k + j]] for ys [N * k, D] in grouped order,
+// weights [N, k] (cast to ys' dtype; the sum over k accumulates in fp32) and base [N, D] (none: zeros).
+// Differentiable in ys, weights and base. Without a gradient on a GPU, one kernel (kernels/moe_combine.h) with the
+// same roundings.
+at::Tensor combine_rows(const at::Tensor& ys, const at::Tensor& weights, const SlotGroups& groups,
+                        const at::Tensor& base = at::Tensor());
 
 }  // namespace dsrl

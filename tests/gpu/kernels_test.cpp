@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/moe_combine.h"
 #include "kernels/sparse_mla_cuda.h"
 #include "model/kernel_ops.h"
 #include "model/moe_ops.h"
@@ -540,6 +541,40 @@ TEST(GpuMoeDispatch, MatchesReferenceExactly) {
   EXPECT_TRUE(at::equal(out.order.cpu(), want.order) && at::equal(out.rows.cpu(), want.rows) &&
               at::equal(out.ends.cpu(), want.ends))
       << "graph replay";
+}
+
+// The combine kernel (taken without a gradient) against the ATen formulation it replaces (taken with one) on the
+// same bf16 values, with and without a base: within a bf16 rounding (the k-term sums may add in another order);
+// and against the fp32 C++ reference (kernels/moe_combine.h) within bf16's precision of the largest value.
+TEST(GpuMoeCombine, MatchesTheAtenFormulation) {
+  at::manual_seed(15);
+  for (auto [tokens, k, dim] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {1, 1, 2}, {3, 6, 34}, {64, 4, 1024}, {8192, 4, 1024}, {5, 8, 7168}}) {
+    const std::string name = std::to_string(tokens) + " tokens x " + std::to_string(k) + ", dim " + std::to_string(dim);
+    const SlotGroups g = group_slots(at::randint(0, 16, {tokens, k}, at::kLong).cuda(), 16);
+    const auto bf16 = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+    at::Tensor ys = at::randn({tokens * k, dim}, bf16), base = at::randn({tokens, dim}, bf16);
+    at::Tensor w = at::rand({tokens, k}, at::kCUDA) * 2.5;
+    for (bool with_base : {false, true}) {
+      const at::Tensor b = with_base ? base : at::Tensor();
+      at::Tensor want = combine_rows(ys, w, g, b);  // grad mode on: the ATen formulation
+      at::Tensor got;
+      {
+        at::NoGradGuard no_grad;
+        got = combine_rows(ys, w, g, b);
+      }
+      ASSERT_EQ(got.scalar_type(), at::kBFloat16) << name;
+      EXPECT_TRUE(at::allclose(got.to(at::kFloat), want.to(at::kFloat), 1e-2, 1e-2)) << name << ", base " << with_base;
+      const at::Tensor yf = ys.cpu().to(at::kFloat), rows = g.rows.cpu(), wf = w.cpu(), bf = base.cpu().to(at::kFloat);
+      at::Tensor ref = at::empty({tokens, dim});
+      kernels::moe_combine_reference(yf.data_ptr<float>(), rows.data_ptr<int64_t>(), wf.data_ptr<float>(),
+                                     with_base ? bf.data_ptr<float>() : nullptr, ref.data_ptr<float>(), tokens, k, dim);
+      // The kernel rounds each weight and product to bf16 (as the ATen formulation does), so its error against fp32
+      // scales with the terms, not with the (possibly cancelling) sum: bounded by 1% of the largest value.
+      const double err = (got.cpu().to(at::kFloat) - ref).abs().max().item<double>();
+      EXPECT_LE(err, 1e-2 * (ref.abs().max().item<double>() + 1)) << name << " vs the fp32 reference";
+    }
+  }
 }
 
 // The fused sampler on the GPU against its C++ reference on the same logits (bf16-valued, so ties are common and

@@ -167,9 +167,16 @@ TEST(MoeOps, RowMovesMatchTheScatterFormulation) {
   EXPECT_TRUE(at::allclose(got, want, 1e-12, 1e-12));
   EXPECT_TRUE(at::allclose(got_grads[0], want_grads[0], 1e-12, 1e-12));
   EXPECT_TRUE(at::allclose(got_grads[1], want_grads[1], 1e-12, 1e-12));
-  const std::string msg = testing::error_of([&] { combine_rows(ys, w.narrow(0, 0, 4), g); });
+  // With a base (the shared experts' output): added, and its gradient is dout.
+  at::Tensor base = at::randn({N, D}, at::kDouble).requires_grad_(true);
+  at::Tensor on_base = combine_rows(dispatch_rows(x, g, k) * scale, w, g, base);
+  EXPECT_TRUE(at::allclose(on_base, want + base, 1e-12, 1e-12));
+  EXPECT_TRUE(at::allclose(torch::autograd::grad({on_base}, {base}, {dout})[0], dout));
+  std::string msg = testing::error_of([&] { combine_rows(ys, w.narrow(0, 0, 4), g); });
   EXPECT_NE(msg.find("combine_rows: expected ys [N * k, D] and weights [N, k] over 27 slots, got [27, 5] and [4, 3]"),
             std::string::npos) << msg;
+  msg = testing::error_of([&] { combine_rows(ys, w, g, at::zeros({N, D + 1}, at::kDouble)); });
+  EXPECT_NE(msg.find("combine_rows: expected base [9, 5], got [9, 6]"), std::string::npos) << msg;
 }
 
 // Random indices over [-1, n_kv] (so some select nothing and one is past the end), with repeats.
