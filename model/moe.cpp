@@ -32,15 +32,13 @@ at::Tensor RouterImpl::choose(const at::Tensor& scores) const {
 }
 
 Routing RouterImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids) {
-  // Inference on the GPU (decoding): the fp32 logits straight from the bf16 operands (no fp32 copies of x and the
-  // weight), and the expert choice and gate weights in one kernel. With a gradient, the fp32 formulation.
-  const bool inference = !c10::GradMode::is_enabled() && !replay_ids.defined() && x.is_cuda() &&
-                         x.scalar_type() == at::kBFloat16 && weight.scalar_type() == at::kBFloat16;
-  at::Tensor scores = inference ? at::sigmoid(at::mm(x, weight.t(), at::kFloat))                 // [N, E] fp32
-                                : at::sigmoid(at::linear(x.to(at::kFloat), weight.to(at::kFloat)));
+  at::Tensor scores = at::sigmoid(at::linear(x.to(at::kFloat), weight.to(at::kFloat)));  // [N, E] fp32
   Routing r;
   r.scores = scores;
-  if (inference && route_kernel_applies(scores, experts_, groups_, topk_groups_, top_k_)) {
+  // Inference on the GPU (decoding): the expert choice and the gate weights in one kernel. With a gradient (or
+  // replayed routes), the ATen weights below, which carry the gradient to the router.
+  if (!c10::GradMode::is_enabled() && !replay_ids.defined() &&
+      route_kernel_applies(scores, experts_, groups_, topk_groups_, top_k_)) {
     std::tie(r.ids, r.weights) =
         route_topk_weighted(scores, e_score_correction_bias, groups_, topk_groups_, top_k_, normalise_, scaling_);
     return r;
