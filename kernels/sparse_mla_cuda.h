@@ -9,8 +9,8 @@
 namespace dsrl::kernels {
 
 // Which forward kernel takes the V3.2 shape (d_qk 576, heads a multiple of 64): kAuto picks the one on Hopper's
-// warpgroup MMAs (sparse_mla_wgmma.cu); kMmaSync forces the mma.sync kernel that every other shape runs, for
-// comparison in benchmarks and tests.
+// warpgroup MMAs (sparse_mla_wgmma.cu) on a compute capability 9.0 device; kMmaSync forces the mma.sync kernel that
+// every other shape (and device) runs, for comparison in benchmarks and tests.
 enum class SparseMlaForwardKernel { kAuto, kMmaSync };
 
 // Same contract as sparse_mla_forward_reference, on device pointers, bf16 q/kv/out and fp32 lse. Tensor cores

@@ -12,6 +12,14 @@
 
 #include <cstdint>
 
+// wgmma exists on sm_90a only. Built for another target (CMAKE_CUDA_ARCHITECTURES other than 90a), these compile to
+// traps; the launchers run the kernels that use them only on compute capability 9.0.
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define DSRL_SM90A_ASM(...) __trap()
+#else
+#define DSRL_SM90A_ASM(...) asm volatile(__VA_ARGS__)
+#endif
+
 namespace dsrl::kernels::wg {
 
 // Descriptor of an operand starting at shared address `addr` in the 128-byte swizzle. For a K-major operand
@@ -24,15 +32,15 @@ __device__ __forceinline__ uint64_t sw128_desc(uint32_t addr, uint32_t leading_b
 }
 
 // Orders this thread's earlier register and shared-memory accesses before the next wgmma.
-__device__ __forceinline__ void fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void fence() { DSRL_SM90A_ASM("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void commit() { DSRL_SM90A_ASM("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 template <int kPending>
 __device__ __forceinline__ void wait() {
-  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
+  DSRL_SM90A_ASM("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
 }
 // Makes this thread's ordinary shared-memory writes (st.shared, cp.async) visible to wgmma's reads.
 __device__ __forceinline__ void fence_shared_for_mma() {
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+  DSRL_SM90A_ASM("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 // Pins the accumulator registers at this point of the program: wgmma writes them asynchronously, so after a
 // wait() they must not be read earlier, and before the first wgmma not be written later, than the compiler sees.
@@ -44,7 +52,7 @@ __device__ __forceinline__ void pin(float (&d)[kN]) {
 
 // d (+)= A[64x16] B[16x32], A and B K-major in shared memory; accumulate 0 overwrites d.
 __device__ __forceinline__ void mma_m64n32k16(float (&d)[16], uint64_t a, uint64_t b, int accumulate) {
-  asm volatile(
+  DSRL_SM90A_ASM(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %18, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 {"
       "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15"
@@ -56,7 +64,7 @@ __device__ __forceinline__ void mma_m64n32k16(float (&d)[16], uint64_t a, uint64
 
 // d (+)= A[64x16] B[16x256], A K-major, B N-major (rows of N contiguous) in shared memory.
 __device__ __forceinline__ void mma_m64n256k16_bn(float (&d)[128], uint64_t a, uint64_t b, int accumulate) {
-  asm volatile(
+  DSRL_SM90A_ASM(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
       "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
       "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "

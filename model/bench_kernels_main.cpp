@@ -82,8 +82,10 @@ void bench_sparse_mla_mma_sync(int64_t s_q, int64_t s_kv, int64_t heads, int64_t
                                            shape, 1.0f / 24.0f, nullptr, 1, nullptr, nullptr,
                                            kernels::SparseMlaForwardKernel::kMmaSync);
   }, 2, 10);
-  if (err != cudaSuccess)
+  if (err != cudaSuccess) {
     std::fprintf(stderr, "sparse_mla_forward_cuda (mma.sync) failed: %s\n", cudaGetErrorString(err));
+    return;
+  }
   const double flops = 2.0 * s_q * topk * heads * (576 + 512);
   std::printf(
       "{\"kernel\": \"sparse_mla_fwd\", \"impl\": \"dsrl_mma_sync\", \"s_q\": %ld, \"s_kv\": %ld, \"heads\": %ld, "

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 
 #include <tuple>
 
@@ -35,9 +36,11 @@ Routing RouterImpl::forward(const at::Tensor& x, const at::Tensor& replay_ids) {
   at::Tensor scores = at::sigmoid(at::linear(x.to(at::kFloat), weight.to(at::kFloat)));  // [N, E] fp32
   Routing r;
   r.scores = scores;
-  // Inference on the GPU (decoding): the expert choice and the gate weights in one kernel. With a gradient (or
-  // replayed routes), the ATen weights below, which carry the gradient to the router.
-  if (!c10::GradMode::is_enabled() && !replay_ids.defined() &&
+  // In inference mode on the GPU (the rollout engine's decoding): the expert choice and the gate weights in one
+  // kernel. Otherwise the ATen weights below, which carry the gradient to the router; a forward without gradient
+  // outside inference mode (the trainer's old and reference log-probs) must match the training forward bit for bit,
+  // and the kernel sums the k weights in another order.
+  if (c10::InferenceMode::is_enabled() && !replay_ids.defined() &&
       route_kernel_applies(scores, experts_, groups_, topk_groups_, top_k_)) {
     std::tie(r.ids, r.weights) =
         route_topk_weighted(scores, e_score_correction_bias, groups_, topk_groups_, top_k_, normalise_, scaling_);

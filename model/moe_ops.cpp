@@ -3,7 +3,7 @@
 #include "model/moe_ops.h"
 
 #include <ATen/ATen.h>
-#include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <limits>
@@ -54,18 +54,22 @@ struct UngroupRows : torch::autograd::Function<UngroupRows> {
 };
 
 #ifdef DSRL_CUDA
-// combine_rows on the kernel when nothing needs a gradient and the tensors are bf16 on a GPU; false: not taken.
+// combine_rows on the kernel in inference mode (the rollout engine's decoding) for bf16 tensors on one GPU; false:
+// not taken. Not for every forward without gradient: the trainer's old and reference log-probs must match the
+// training forward bit for bit, and the kernel's k-term sums may add in another order than ATen's.
 bool combine_on_kernel(const at::Tensor& ys, const at::Tensor& weights, const SlotGroups& groups,
                        const at::Tensor& base, at::Tensor& out) {
-  const bool taken = !c10::GradMode::is_enabled() && ys.is_cuda() && ys.scalar_type() == at::kBFloat16 &&
-                     ys.size(1) % 2 == 0 && (!base.defined() || (base.scalar_type() == at::kBFloat16 &&
-                                                                 base.device() == ys.device() && base.dim() == 2 &&
-                                                                 base.size(0) == weights.size(0) &&
-                                                                 base.size(1) == ys.size(1)));
+  const auto on = ys.device();
+  const bool taken = c10::InferenceMode::is_enabled() && ys.is_cuda() && ys.scalar_type() == at::kBFloat16 &&
+                     ys.size(1) % 2 == 0 && ys.size(1) > 0 && weights.size(1) > 0 && weights.device() == on &&
+                     groups.rows.device() == on &&
+                     (!base.defined() || (base.scalar_type() == at::kBFloat16 && base.device() == on));
   if (!taken) return false;
-  const c10::cuda::CUDAGuard device(ys.device());
   const at::Tensor y = ys.contiguous(), w = weights.to(at::kFloat).contiguous(), rows = groups.rows.contiguous();
   const at::Tensor b = base.defined() ? base.contiguous() : at::Tensor();
+  auto aligned = [](const at::Tensor& t) { return !t.defined() || reinterpret_cast<uintptr_t>(t.data_ptr()) % 4 == 0; };
+  if (!aligned(y) || !aligned(b)) return false;  // the kernel reads channel pairs
+  const c10::cuda::CUDAGuard device(on);
   out = at::empty({weights.size(0), ys.size(1)}, ys.options());
   auto bf16 = [](const at::Tensor& t) { return reinterpret_cast<const __nv_bfloat16*>(t.data_ptr()); };
   const cudaError_t err = kernels::moe_combine_cuda(

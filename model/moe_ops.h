@@ -26,8 +26,8 @@ at::Tensor dispatch_rows(const at::Tensor& x, const SlotGroups& groups, int64_t 
 
 // out [N, D]: out[t] = base[t] + sum_j weights[t, j] * ys[rows[t * k + j]] for ys [N * k, D] in grouped order,
 // weights [N, k] (cast to ys' dtype; the sum over k accumulates in fp32) and base [N, D] (none: zeros).
-// Differentiable in ys, weights and base. Without a gradient on a GPU, one kernel (kernels/moe_combine.h) with the
-// same roundings.
+// Differentiable in ys, weights and base. In inference mode on a GPU (the rollout engine), one kernel
+// (kernels/moe_combine.h) with the same roundings but possibly another order of the k-term sum.
 at::Tensor combine_rows(const at::Tensor& ys, const at::Tensor& weights, const SlotGroups& groups,
                         const at::Tensor& base = at::Tensor());
 

@@ -16,7 +16,8 @@ namespace dsrl {
 at::Tensor route_topk(const at::Tensor& scores, const at::Tensor& bias, int64_t groups, int64_t topk_groups,
                       int64_t k);
 
-// route_topk and the chosen experts' gate weights in one call, for inference (no gradient reaches the scores):
+// route_topk and the chosen experts' gate weights in one call, for inference (RouterImpl in inference mode; no
+// gradient reaches the scores):
 // returns {ids [N, k] int64, weights [N, k] fp32}, weights as kernels::route_weights_reference (scores[ids], over
 // their sum + 1e-20 when normalise, times scaling). One kernel on CUDA, the references on the CPU.
 std::pair<at::Tensor, at::Tensor> route_topk_weighted(const at::Tensor& scores, const at::Tensor& bias,
