@@ -81,13 +81,13 @@ void KVCache::begin_append(const std::vector<int64_t>& valid, int64_t new_tokens
   slots_ = at::tensor(slots, at::kLong).to(on);
   sources_ = at::tensor(sources, at::kLong).to(on);
   valid_ = valid;
-  decoding_ = false;
 }
 
 LayerKeys KVCache::append(int64_t layer, const LayerKeys& fresh) {
   at::Tensor ckv = window(ckv_[layer]), kpe = window(kpe_[layer]), index_k = window(index_k_[layer]);
-  // Decoding writes new token 0 of every row, so its entries are plain views; else gather the valid ones.
-  auto entries = [&](const at::Tensor& t) { return decoding_ ? t.select(1, 0) : t.index({rows_, sources_}); };
+  // Decoding (no sources) writes new token 0 of every row, so its entries are plain views; else gather the valid
+  // ones.
+  auto entries = [&](const at::Tensor& t) { return sources_.defined() ? t.index({rows_, sources_}) : t.select(1, 0); };
   if (rows_.numel() > 0) {
     ckv.index_put_({rows_, slots_}, entries(fresh.ckv));
     kpe.index_put_({rows_, slots_}, entries(fresh.kpe));
@@ -108,7 +108,6 @@ void KVCache::begin_decode(const at::Tensor& lengths) {
   rows_ = at::arange(B, lengths.options().dtype(at::kLong));
   slots_ = lengths.to(at::kLong);
   sources_ = at::Tensor();  // every row writes its new token 0
-  decoding_ = true;
   valid_.clear();  // advance() leaves the host lengths alone
   keys_ = max_len_;
 }

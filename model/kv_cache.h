@@ -63,8 +63,7 @@ class KVCache {
   int64_t token_bytes_;
   int64_t first_ = 0, count_ = 0;                // the window
   // The forward in progress (begin_append): where its entries go and how many keys the layers see.
-  at::Tensor rows_, slots_, sources_;
-  bool decoding_ = false;  // begin_decode: one new token per row, every row written
+  at::Tensor rows_, slots_, sources_;  // sources_ undefined after begin_decode: new token 0 of every row
   std::vector<int64_t> valid_;
   int64_t keys_ = 0;
 };
