@@ -5,6 +5,11 @@
 // shared memory only feeds the keys, and each key fragment serves four 16-row MMA tiles. The epilogue applies
 // ReLU and the head weights, and sums the heads of each query with warp shuffles.
 //
+// Two element types share that kernel: bf16 (mma m16n8k16) and FP8 e4m3 (mma m16n8k32, sm_89+). In bytes their
+// fragments are laid out alike (a 32-byte k step; lane (g, t) holds bytes 4t..4t+3 and 4t+16..4t+19 of a row), so
+// the only differences are the MMA and, for FP8, each key's scale, applied to the head sum (scales are positive
+// powers of two, so they commute with the ReLU; the queries' scales come folded into w).
+//
 // Top-k: one block per row (copied to shared memory when it fits). Values map to unsigned keys that sort like the
 // floats; four 8-bit histogram passes find the k-th largest key exactly, then an ordered compaction writes the
 // chosen positions.
@@ -30,8 +35,9 @@ constexpr int kWarps = 8;
 constexpr int kThreads = 32 * kWarps;
 
 struct LogitsArgs {
-  const bf16* q;
-  const bf16* k;
+  const uint8_t* q;        // [batch, s_q, heads, dim] elements of the kernel's type
+  const uint8_t* k;        // [batch, n_keys, dim]
+  const float* k_scale;    // [batch, n_keys] for FP8 keys, else unused
   const float* w;
   const int32_t* key_end;
   float* logits;
@@ -39,13 +45,30 @@ struct LogitsArgs {
   int64_t keys_per_split;  // blockIdx.z takes keys [z * keys_per_split, (z + 1) * keys_per_split)
 };
 
-template <int kHeads, int kDim>
+// The element types: bytes per element and the MMA over one 32-byte k step.
+struct Bf16Elements {
+  static constexpr int kBytes = 2;
+  static constexpr bool kScaledKeys = false;
+  __device__ static void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    mma_bf16(c, a, b0, b1);
+  }
+};
+struct E4m3Elements {
+  static constexpr int kBytes = 1;
+  static constexpr bool kScaledKeys = true;
+  __device__ static void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    mma_e4m3(c, a, b0, b1);
+  }
+};
+
+template <int kHeads, int kDim, class E>
 struct LogitsPlan {
   static constexpr int kQueriesPerWarp = 64 / kHeads;
   static constexpr int kQueries = kWarps * kQueriesPerWarp;  // per CTA
-  static constexpr int kSteps = kDim / 16;                    // k16 steps of one dot product
-  static constexpr int kRowChunks = kDim / 8;                 // 16-byte chunks per key row (8 or 16)
-  static constexpr int kTileBytes = kTileKeys * kRowChunks * 16;
+  static constexpr int kRowBytes = kDim * E::kBytes;          // one key or (query, head) row
+  static constexpr int kSteps = kRowBytes / 32;               // 32-byte k steps of one dot product
+  static constexpr int kRowChunks = kRowBytes / 16;           // 16-byte chunks per key row (4, 8 or 16)
+  static constexpr int kTileBytes = kTileKeys * kRowBytes;
 };
 
 // The query (0 .. kQueriesPerWarp) that row `m*16 + 8*upper + g` of a warp's 64 rows belongs to; never depends on g.
@@ -55,19 +78,19 @@ __device__ __forceinline__ int query_of(int m, int upper) {
 }
 
 template <class P>
-__device__ void load_key_tile(const bf16* keys, int64_t n_keys, int64_t tile_start, uint32_t tile) {
-  constexpr int kDim = P::kRowChunks * 8;
+__device__ void load_key_tile(const uint8_t* keys, int64_t n_keys, int64_t tile_start, uint32_t tile) {
   for (int c = threadIdx.x; c < kTileKeys * P::kRowChunks; c += kThreads) {
     const int row = c / P::kRowChunks, chunk = c % P::kRowChunks;
     const int64_t key = tile_start + row;
     const bool valid = key < n_keys;
-    cp_async_16(tile + swizzled(row, chunk, P::kRowChunks), keys + (valid ? key * kDim + chunk * 8 : 0), valid);
+    cp_async_16(tile + swizzled(row, chunk, P::kRowChunks), keys + (valid ? key * P::kRowBytes + chunk * 16 : 0),
+                valid);
   }
 }
 
-template <int kHeads, int kDim>
+template <int kHeads, int kDim, class E>
 __global__ void __launch_bounds__(kThreads) indexer_logits_kernel(LogitsArgs a) {
-  using P = LogitsPlan<kHeads, kDim>;
+  using P = LogitsPlan<kHeads, kDim, E>;
   constexpr int QW = P::kQueriesPerWarp;
   __shared__ __align__(128) uint8_t tiles[2 * P::kTileBytes];
   __shared__ int cta_end;
@@ -78,7 +101,7 @@ __global__ void __launch_bounds__(kThreads) indexer_logits_kernel(LogitsArgs a) 
   const int64_t lo = static_cast<int64_t>(blockIdx.z) * a.keys_per_split;  // this CTA's keys [lo, hi)
   const int64_t hi = min(a.n_keys, lo + a.keys_per_split);
   const int64_t stop = a.s_begin + a.s_count;
-  const bf16* keys = a.k + b * a.n_keys * kDim;
+  const uint8_t* keys = a.k + b * a.n_keys * P::kRowBytes;
 
   if (threadIdx.x == 0) cta_end = 0;
   __syncthreads();
@@ -105,13 +128,13 @@ __global__ void __launch_bounds__(kThreads) indexer_logits_kernel(LogitsArgs a) 
       const int row = m * 16 + 8 * upper + g;
       const int64_t s = first + warp * QW + row / kHeads;
       const bool valid = s < stop;
-      const int64_t qrow = ((b * a.s_q + s) * kHeads + row % kHeads) * kDim;
+      const int64_t qrow = ((b * a.s_q + s) * kHeads + row % kHeads) * P::kRowBytes;
       wr[m][upper] = valid ? a.w[(b * a.s_q + s) * kHeads + row % kHeads] : 0.f;
 #pragma unroll
       for (int ks = 0; ks < P::kSteps; ++ks) {
-        const uint32_t* src = reinterpret_cast<const uint32_t*>(a.q + qrow + ks * 16 + 2 * t);
+        const uint32_t* src = reinterpret_cast<const uint32_t*>(a.q + qrow + ks * 32 + 4 * t);
         qa[m][ks][upper] = valid ? src[0] : 0u;
-        qa[m][ks][upper + 2] = valid ? src[4] : 0u;  // 8 channels further
+        qa[m][ks][upper + 2] = valid ? src[4] : 0u;  // 16 bytes further
       }
     }
 
@@ -140,8 +163,8 @@ __global__ void __launch_bounds__(kThreads) indexer_logits_kernel(LogitsArgs a) 
           ldmatrix_x4(cur + swizzled(key, ks * 2 + (lane / 8) % 2, P::kRowChunks), kb);
 #pragma unroll
           for (int m = 0; m < 4; ++m) {
-            mma_bf16(acc[m][0], qa[m][ks], kb[0], kb[1]);
-            mma_bf16(acc[m][1], qa[m][ks], kb[2], kb[3]);
+            E::mma(acc[m][0], qa[m][ks], kb[0], kb[1]);
+            E::mma(acc[m][1], qa[m][ks], kb[2], kb[3]);
           }
         }
 #pragma unroll
@@ -171,7 +194,9 @@ __global__ void __launch_bounds__(kThreads) indexer_logits_kernel(LogitsArgs a) 
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
               const int64_t key = key0 + n * 8 + 2 * t + e;
-              if (key < hi) out[key] = key < my_end[j] ? sums[j][n][e] : -INFINITY;
+              if (key >= hi) continue;
+              const float scale = E::kScaledKeys && key < my_end[j] ? a.k_scale[b * a.n_keys + key] : 1.f;
+              out[key] = key < my_end[j] ? sums[j][n][e] * scale : -INFINITY;
             }
         }
       }
@@ -189,9 +214,9 @@ __global__ void __launch_bounds__(kThreads) indexer_logits_kernel(LogitsArgs a) 
 
 // Few queries (decoding: one per sequence) would leave most SMs idle: their keys are then split over blockIdx.z
 // so that the grid has at least ~4 CTAs per SM, each with at least 512 keys.
-template <int kHeads, int kDim>
+template <int kHeads, int kDim, class E>
 cudaError_t launch_logits(LogitsArgs a, int64_t batch, cudaStream_t stream) {
-  using P = LogitsPlan<kHeads, kDim>;
+  using P = LogitsPlan<kHeads, kDim, E>;
   const int64_t blocks = (a.s_count + P::kQueries - 1) / P::kQueries;
   if (blocks > 0x7fffffff || batch > 65535) return cudaErrorInvalidValue;
   constexpr int64_t kWantedCtas = 132 * 4, kMinKeysPerSplit = 512;
@@ -201,18 +226,27 @@ cudaError_t launch_logits(LogitsArgs a, int64_t batch, cudaStream_t stream) {
   a.keys_per_split = (a.keys_per_split + kTileKeys - 1) / kTileKeys * kTileKeys;
   const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(batch),
                   static_cast<unsigned>((a.n_keys + a.keys_per_split - 1) / std::max<int64_t>(a.keys_per_split, 1)));
-  indexer_logits_kernel<kHeads, kDim><<<grid, kThreads, 0, stream>>>(a);
+  indexer_logits_kernel<kHeads, kDim, E><<<grid, kThreads, 0, stream>>>(a);
   return cudaGetLastError();
 }
 
-template <int kDim>
+template <int kDim, class E>
 cudaError_t launch_logits_for_heads(const LogitsArgs& a, int64_t heads, int64_t batch, cudaStream_t stream) {
   switch (heads) {
-    case 8: return launch_logits<8, kDim>(a, batch, stream);
-    case 16: return launch_logits<16, kDim>(a, batch, stream);
-    case 32: return launch_logits<32, kDim>(a, batch, stream);
-    default: return launch_logits<64, kDim>(a, batch, stream);
+    case 8: return launch_logits<8, kDim, E>(a, batch, stream);
+    case 16: return launch_logits<16, kDim, E>(a, batch, stream);
+    case 32: return launch_logits<32, kDim, E>(a, batch, stream);
+    default: return launch_logits<64, kDim, E>(a, batch, stream);
   }
+}
+
+template <class E>
+cudaError_t launch_logits_for_shape(const LogitsArgs& a, const IndexerShape& s, cudaStream_t stream) {
+  if (!indexer_cuda_supports(s.heads, s.dim) || a.s_begin < 0 || a.s_count < 0 || a.s_begin + a.s_count > s.s_q)
+    return cudaErrorInvalidValue;
+  if (s.batch == 0 || a.s_count == 0 || s.n_keys == 0) return cudaSuccess;
+  if (s.dim == 128) return launch_logits_for_heads<128, E>(a, s.heads, s.batch, stream);
+  return launch_logits_for_heads<64, E>(a, s.heads, s.batch, stream);
 }
 
 // --- top-k ----------------------------------------------------------------------------------------------------
@@ -307,13 +341,18 @@ __global__ void __launch_bounds__(kTopkThreads) topk_positions_kernel(const floa
 
 cudaError_t indexer_logits_cuda(const bf16* q, const bf16* k, const float* w, const int32_t* key_end, float* logits,
                                 const IndexerShape& s, int64_t s_begin, int64_t s_count, cudaStream_t stream) {
-  if (!indexer_cuda_supports(s.heads, s.dim) || s_begin < 0 || s_count < 0 || s_begin + s_count > s.s_q)
-    return cudaErrorInvalidValue;
-  if (s.batch == 0 || s_count == 0) return cudaSuccess;
-  if (s.n_keys == 0) return cudaSuccess;
-  const LogitsArgs a{q, k, w, key_end, logits, s.s_q, s.n_keys, s_begin, s_count, s.n_keys};
-  if (s.dim == 128) return launch_logits_for_heads<128>(a, s.heads, s.batch, stream);
-  return launch_logits_for_heads<64>(a, s.heads, s.batch, stream);
+  const LogitsArgs a{reinterpret_cast<const uint8_t*>(q), reinterpret_cast<const uint8_t*>(k), nullptr, w, key_end,
+                     logits, s.s_q, s.n_keys, s_begin, s_count, s.n_keys};
+  return launch_logits_for_shape<Bf16Elements>(a, s, stream);
+}
+
+cudaError_t indexer_logits_fp8_cuda(const uint8_t* q, const uint8_t* k, const float* k_scale, const float* w,
+                                    const int32_t* key_end, float* logits, const IndexerShape& s, int64_t s_begin,
+                                    int64_t s_count, cudaStream_t stream, bool allow_wgmma) {
+  if (allow_wgmma && indexer_fp8_wgmma_applies(s.heads, s.dim))
+    return indexer_logits_fp8_wgmma_cuda(q, k, k_scale, w, key_end, logits, s, s_begin, s_count, stream);
+  const LogitsArgs a{q, k, k_scale, w, key_end, logits, s.s_q, s.n_keys, s_begin, s_count, s.n_keys};
+  return launch_logits_for_shape<E4m3Elements>(a, s, stream);
 }
 
 cudaError_t topk_positions_cuda(const float* logits, int64_t rows, int64_t n, int64_t k, const int32_t* row_ends,

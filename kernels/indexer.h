@@ -28,7 +28,7 @@ void indexer_logits_reference(const float* q, const float* k, const float* w, co
 
 void topk_positions_reference(const float* logits, int64_t rows, int64_t n, int64_t k, int32_t* out);
 
-// Whether the CUDA logits kernel has an instantiation: heads 8, 16, 32 or 64 and dim 64 or 128.
+// Whether the CUDA logits kernels (bf16 and FP8) have an instantiation: heads 8, 16, 32 or 64 and dim 64 or 128.
 bool indexer_cuda_supports(int64_t heads, int64_t dim);
 
 }  // namespace dsrl::kernels

@@ -15,6 +15,23 @@ cudaError_t indexer_logits_cuda(const __nv_bfloat16* q, const __nv_bfloat16* k, 
                                 const int32_t* key_end, float* logits, const IndexerShape& shape, int64_t s_begin,
                                 int64_t s_count, cudaStream_t stream);
 
+// The same logits from FP8 e4m3 operands (the indexer's FP8 path: Hadamard-rotated rows quantised with one
+// power-of-two scale each): q [batch, s_q, heads, dim] and k [batch, n_keys, dim] as e4m3 bytes, k_scale
+// [batch, n_keys] fp32, and the query scales folded into w. logits = k_scale[t] * sum_h w[h] * ReLU(q[h] . k[t]),
+// which equals indexer_logits_reference on the dequantised values up to the order of fp32 sums. Needs sm_89+.
+// 64 heads x 128 on compute capability 9.0 run the warpgroup-MMA kernel (indexer_wgmma.cu), other shapes mma.sync
+// (half the bf16 kernel's rate on Hopper); `allow_wgmma` false forces mma.sync (the benchmark's comparison).
+cudaError_t indexer_logits_fp8_cuda(const uint8_t* q, const uint8_t* k, const float* k_scale, const float* w,
+                                    const int32_t* key_end, float* logits, const IndexerShape& shape, int64_t s_begin,
+                                    int64_t s_count, cudaStream_t stream, bool allow_wgmma = true);
+
+// The warpgroup-MMA FP8 kernel alone: whether it runs here (64 heads x 128, compute capability 9.0), and its launch
+// (cudaErrorInvalidValue for other shapes).
+bool indexer_fp8_wgmma_applies(int64_t heads, int64_t dim);
+cudaError_t indexer_logits_fp8_wgmma_cuda(const uint8_t* q, const uint8_t* k, const float* k_scale, const float* w,
+                                          const int32_t* key_end, float* logits, const IndexerShape& shape,
+                                          int64_t s_begin, int64_t s_count, cudaStream_t stream);
+
 // topk_positions_reference on device pointers: a radix select per row (one block per row, 4 passes of 8 bits)
 // and an order-keeping compaction. Any n; k up to 65536. row_ends (optional, [rows]): values of row r at
 // row_ends[r] and after are known to be -inf and are not read (the indexer's causal rows).

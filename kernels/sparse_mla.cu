@@ -12,6 +12,7 @@
 #include "kernels/sparse_mla_cuda.h"
 #include "kernels/sparse_mla_common.cuh"
 #include "kernels/tensor_core.cuh"
+#include "kernels/wgmma.cuh"
 
 #include <algorithm>
 
@@ -249,19 +250,6 @@ cudaError_t launch_for_heads(const Args& a, int64_t s_q, int splits, cudaStream_
   return launch<kDqk, kDv, 1>(a, s_q, splits, stream);
 }
 
-// Whether this process's device runs the warpgroup-MMA kernel (sm_90a code: compute capability 9.0). Asked once:
-// dsrl runs one GPU per process.
-bool wgmma_device() {
-  static const bool yes = [] {
-    int device = 0, major = 0, minor = 0;
-    return cudaGetDevice(&device) == cudaSuccess &&
-           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
-           minor == 0;
-  }();
-  return yes;
-}
-
 int heads_per_cta(int64_t heads) { return heads % 64 == 0 ? 64 : heads % 32 == 0 ? 32 : 16; }
 
 }  // namespace
@@ -293,7 +281,7 @@ cudaError_t sparse_mla_forward_cuda(const bf16* q, const bf16* kv, const int32_t
   if (shape.s_q == 0) return cudaSuccess;
   const Args a{q,         kv, indices, out, lse, part_out, part_lse, static_cast<int>(shape.heads),
                static_cast<int>(shape.topk), shape.n_kv, scale * kLog2e};
-  if (shape.d_qk == 576 && shape.heads % 64 == 0 && kernel == SparseMlaForwardKernel::kAuto && wgmma_device())
+  if (shape.d_qk == 576 && shape.heads % 64 == 0 && kernel == SparseMlaForwardKernel::kAuto && wg::wgmma_device())
     return merge_splits<512>(mla::launch_forward_wgmma(a, shape.s_q, splits, stream), a, shape.s_q, splits, stream);
   if (shape.d_qk == 576) return launch_for_heads<576, 512>(a, shape.s_q, splits, stream);
   return launch_for_heads<288, 256>(a, shape.s_q, splits, stream);

@@ -216,3 +216,18 @@ cudaError_t launch_forward_wgmma(const ForwardArgs& a, int64_t s_q, int splits, 
 }
 
 }  // namespace dsrl::kernels::mla
+
+namespace dsrl::kernels::wg {
+
+bool wgmma_device() {
+  static const bool yes = [] {
+    int device = 0, major = 0, minor = 0;
+    return cudaGetDevice(&device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
+           minor == 0;
+  }();
+  return yes;
+}
+
+}  // namespace dsrl::kernels::wg

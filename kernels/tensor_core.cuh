@@ -1,6 +1,6 @@
 // Tensor-core building blocks shared by the kernels (sm_80+ instructions, also fast on sm_90):
-// cp.async copies into shared memory, ldmatrix fragment loads, bf16 mma.sync m16n8k16 with fp32 accumulators,
-// and the XOR swizzle that keeps ldmatrix free of bank conflicts.
+// cp.async copies into shared memory, ldmatrix fragment loads, bf16 mma.sync m16n8k16 and FP8 e4m3 m16n8k32
+// (sm_89+) with fp32 accumulators, and the XOR swizzle that keeps ldmatrix free of bank conflicts.
 //
 // Fragment layouts of mma.m16n8k16 (g = lane / 4, t = lane % 4):
 //   A 16x16 (row-major): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..)
@@ -49,11 +49,26 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], 
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// Byte offset of 16-byte chunk `chunk` of row `row` in a tile whose rows hold `row_chunks` chunks (a multiple
-// of 8). The chunk index is XORed with the row's low 3 bits, so the 8 rows an ldmatrix reads at one logical
-// chunk land in 8 different bank groups.
+// c += a * b for one 16x8x32 e4m3 tile. In bytes the fragments sit as mma_bf16's do (a k step is 32 bytes in both).
+// Built for a target without FP8 MMAs (before sm_89), it traps.
+__device__ __forceinline__ void mma_e4m3(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 890
+  __trap();
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+}
+
+// Byte offset of 16-byte chunk `chunk` of row `row` in a tile whose rows hold `row_chunks` chunks (4 or a multiple
+// of 8). The chunk index is XORed with bits of the row, so that the 8 rows an ldmatrix reads at one logical chunk
+// land in 8 different bank groups: the row's low 3 bits, or with 4-chunk rows (two to a 128-byte line) bits 1-2.
 __device__ __forceinline__ uint32_t swizzled(int row, int chunk, int row_chunks) {
-  return static_cast<uint32_t>((row * row_chunks + (chunk ^ (row & 7))) * 16);
+  const int pattern = row_chunks == 4 ? (row >> 1) & 3 : row & 7;
+  return static_cast<uint32_t>((row * row_chunks + (chunk ^ pattern)) * 16);
 }
 
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {

@@ -123,7 +123,7 @@ at::Tensor IndexerImpl::selected_scores(const at::Tensor& x, const at::Tensor& q
 
 at::Tensor IndexerImpl::choose(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys,
                                const AttentionContext& ctx) {
-  if (!ctx.kernels || fp8 || keys.scalar_type() != at::kBFloat16) return select(scores(x, q_lat, keys, ctx));
+  if (!ctx.kernels || keys.scalar_type() != at::kBFloat16) return select(scores(x, q_lat, keys, ctx));
   auto [q, w] = queries(x, q_lat, ctx);
   if (!indexer_kernel_applies(q)) return select(scores(x, q_lat, keys, ctx));
   // The GPU kernels: logits by chunks of queries and a radix top-k; d^-0.5 goes into w this time.
@@ -131,7 +131,13 @@ at::Tensor IndexerImpl::choose(const at::Tensor& x, const at::Tensor& q_lat, con
   at::Tensor key_end = ctx.keys == T && ctx.key_end.defined() ? ctx.key_end  // causal: keys up to the query's position
                                                               : (ctx.positions + 1).clamp_max(T).to(at::kInt);
   at::Tensor wd = w * (1.0 / std::sqrt(static_cast<double>(head_dim)));
-  return indexer_topk(q, keys, wd, key_end, std::min<int64_t>(topk, T)).to(at::kLong);
+  const int64_t k = std::min<int64_t>(topk, T);
+  if (!fp8) return indexer_topk(q, keys, wd, key_end, k).to(at::kLong);
+  // FP8 on FP8 MMAs, with the simulation's quantisation (score_operands): one power-of-two scale per row (d <= 128),
+  // the queries' folded into w.
+  Fp8Blocks q8 = fp8_e4m3_quantize(hadamard_rotate(q)), k8 = fp8_e4m3_quantize(hadamard_rotate(keys));
+  return indexer_topk(q8.values, k8.values, wd * q8.scales.squeeze(-1), key_end, k, k8.scales.squeeze(-1))
+      .to(at::kLong);
 }
 
 at::Tensor IndexerImpl::select(const at::Tensor& scores) const {

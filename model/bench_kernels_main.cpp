@@ -17,6 +17,7 @@
 
 #include "kernels/sparse_mla_cuda.h"
 #include "model/kernel_ops.h"
+#include "model/layers.h"
 #include "model/sampling.h"
 
 namespace dsrl {
@@ -127,25 +128,44 @@ void bench_sparse_mla_backward(int64_t s_q, int64_t s_kv, int64_t heads, int64_t
   std::fflush(stdout);
 }
 
-// Indexer logits + causal top-k over whole sequences (queries = keys = seq), chunked so [S, S] is never stored.
-void bench_indexer(int64_t batch, int64_t seq, int64_t heads, int64_t dim, int64_t topk) {
+// The indexer's operands as a kernel takes them: bf16, or (fp8) e4m3 with a power-of-two scale per row, the
+// queries' folded into w (the model's FP8 path; the Hadamard rotation is left out, random rows need none).
+struct IndexerOperands {
+  at::Tensor q, k, w, k_scale;
+  // The fp32 values the kernel multiplies: q [B, S, H, D] and k [B, T, D], w [B, S, H].
+  at::Tensor qf() const { return q.to(at::kFloat); }
+  at::Tensor kf() const { return k_scale.defined() ? k.to(at::kFloat) * k_scale.unsqueeze(-1) : k.to(at::kFloat); }
+};
+
+IndexerOperands indexer_operands(int64_t batch, int64_t s_q, int64_t keys, int64_t heads, int64_t dim, bool fp8) {
   at::manual_seed(0);
   auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
-  at::Tensor q = at::randn({batch, seq, heads, dim}, opts), k = at::randn({batch, seq, dim}, opts);
-  at::Tensor w = at::randn({batch, seq, heads}, opts.dtype(at::kFloat));
-  at::Tensor ends = (at::arange(seq, opts.dtype(at::kInt)) + 1).repeat({batch, 1});
-  const double secs = seconds_per_call([&] { indexer_topk(q, k, w, ends, topk); }, 1, 5);
+  IndexerOperands o{at::randn({batch, s_q, heads, dim}, opts), at::randn({batch, keys, dim}, opts),
+                    at::randn({batch, s_q, heads}, opts.dtype(at::kFloat)), at::Tensor()};
+  if (!fp8) return o;
+  Fp8Blocks q8 = fp8_e4m3_quantize(o.q), k8 = fp8_e4m3_quantize(o.k);
+  return {q8.values, k8.values, o.w * q8.scales.squeeze(-1), k8.scales.squeeze(-1)};
+}
+
+// Indexer logits + causal top-k over whole sequences (queries = keys = seq), chunked so [S, S] is never stored.
+// impl "dsrl_fp8" for the FP8 kernel.
+void bench_indexer(int64_t batch, int64_t seq, int64_t heads, int64_t dim, int64_t topk, bool fp8 = false) {
+  const IndexerOperands o = indexer_operands(batch, seq, seq, heads, dim, fp8);
+  at::Tensor ends = (at::arange(seq, o.w.options().dtype(at::kInt)) + 1).repeat({batch, 1});
+  auto select = [&] { return indexer_topk(o.q, o.k, o.w, ends, topk, o.k_scale); };
+  auto logits_of_all = [&] { return indexer_logits(o.q, o.k, o.w, ends, o.k_scale); };
+  const double secs = seconds_per_call([&] { select(); }, 1, 5);
   const double flops = 2.0 * batch * seq * seq / 2 * heads * dim;  // the causal half
   // The two halves on their own: logits of every query at once, then the top-k of those rows.
-  at::Tensor all_logits = indexer_logits(q, k, w, ends);
-  const double logits_secs = seconds_per_call([&] { indexer_logits(q, k, w, ends); }, 1, 5);
+  at::Tensor all_logits = logits_of_all();
+  const double logits_secs = seconds_per_call([&] { logits_of_all(); }, 1, 5);
   const double topk_secs = seconds_per_call([&] { topk_positions(all_logits, topk); }, 1, 5);
   all_logits = at::Tensor();
-  // Check a slice: the chosen keys' logits must be the largest (eager fp32 logits of the same bf16 values).
+  // Check a slice: the chosen keys' logits must be the largest (eager fp32 logits of the same operand values).
   const int64_t rows = std::min<int64_t>(seq, 64);
-  at::Tensor picked = indexer_topk(q, k, w, ends, topk).select(0, 0).narrow(0, seq - rows, rows).to(at::kLong);
-  at::Tensor logits = at::einsum("shd,td->sht", {q[0].narrow(0, seq - rows, rows).to(at::kFloat), k[0].to(at::kFloat)});
-  logits = at::einsum("sht,sh->st", {at::relu(logits), w[0].narrow(0, seq - rows, rows)});
+  at::Tensor picked = select().select(0, 0).narrow(0, seq - rows, rows).to(at::kLong);
+  at::Tensor logits = at::einsum("shd,td->sht", {o.qf()[0].narrow(0, seq - rows, rows), o.kf()[0]});
+  logits = at::einsum("sht,sh->st", {at::relu(logits), o.w[0].narrow(0, seq - rows, rows)});
   at::Tensor future = at::arange(seq, logits.options()).view({1, -1}) >
                       at::arange(seq - rows, seq, logits.options()).view({-1, 1});
   logits = logits.masked_fill(future, -INFINITY);
@@ -153,26 +173,24 @@ void bench_indexer(int64_t batch, int64_t seq, int64_t heads, int64_t dim, int64
   at::Tensor best = std::get<0>(logits.topk(topk, 1)).select(1, topk - 1);
   const double worst_gap = (best - chosen_min).max().item<double>();
   std::printf(
-      "{\"kernel\": \"indexer_topk\", \"impl\": \"dsrl\", \"batch\": %ld, \"seq\": %ld, \"heads\": %ld, "
-      "\"dim\": %ld, \"topk\": %ld, \"ms\": %.3f, \"tflops\": %.1f, \"kth_gap_vs_eager\": %.5f, "
+      "{\"kernel\": \"indexer_topk\", \"impl\": \"%s\", \"batch\": %ld, \"seq\": %ld, "
+      "\"heads\": %ld, \"dim\": %ld, \"topk\": %ld, \"ms\": %.3f, \"tflops\": %.1f, \"kth_gap_vs_eager\": %.5f, "
       "\"logits_only_ms\": %.3f, \"logits_only_tflops\": %.1f, \"topk_only_ms\": %.3f}\n",
-      batch, seq, heads, dim, topk, secs * 1e3, flops / secs / 1e12, worst_gap, logits_secs * 1e3,
-      flops / logits_secs / 1e12, topk_secs * 1e3);
+      fp8 ? "dsrl_fp8" : "dsrl", batch, seq, heads, dim, topk, secs * 1e3, flops / secs / 1e12, worst_gap,
+      logits_secs * 1e3, flops / logits_secs / 1e12, topk_secs * 1e3);
   std::fflush(stdout);
 }
 
 // Decoding: one new query per sequence over `keys` cached keys. Memory-bound: reports the keys' bytes per second.
-void bench_indexer_decode(int64_t batch, int64_t keys, int64_t heads, int64_t dim, int64_t topk) {
-  at::manual_seed(0);
-  auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
-  at::Tensor q = at::randn({batch, 1, heads, dim}, opts), k = at::randn({batch, keys, dim}, opts);
-  at::Tensor w = at::randn({batch, 1, heads}, opts.dtype(at::kFloat));
-  at::Tensor ends = at::full({batch, 1}, keys, opts.dtype(at::kInt));
-  const double secs = seconds_per_call([&] { indexer_topk(q, k, w, ends, topk); }, 2, 20);
+void bench_indexer_decode(int64_t batch, int64_t keys, int64_t heads, int64_t dim, int64_t topk, bool fp8 = false) {
+  const IndexerOperands o = indexer_operands(batch, 1, keys, heads, dim, fp8);
+  at::Tensor ends = at::full({batch, 1}, keys, o.w.options().dtype(at::kInt));
+  const double secs = seconds_per_call([&] { indexer_topk(o.q, o.k, o.w, ends, topk, o.k_scale); }, 2, 20);
   std::printf(
-      "{\"kernel\": \"indexer_topk_decode\", \"impl\": \"dsrl\", \"batch\": %ld, \"keys\": %ld, \"heads\": %ld, "
-      "\"dim\": %ld, \"topk\": %ld, \"ms\": %.3f, \"key_gbps\": %.0f}\n",
-      batch, keys, heads, dim, topk, secs * 1e3, batch * keys * dim * 2.0 / secs / 1e9);
+      "{\"kernel\": \"indexer_topk_decode\", \"impl\": \"%s\", \"batch\": %ld, "
+      "\"keys\": %ld, \"heads\": %ld, \"dim\": %ld, \"topk\": %ld, \"ms\": %.3f, \"key_gbps\": %.0f}\n",
+      fp8 ? "dsrl_fp8" : "dsrl", batch, keys, heads, dim, topk, secs * 1e3,
+      batch * keys * dim * o.k.element_size() / secs / 1e9);
   std::fflush(stdout);
 }
 
@@ -276,11 +294,14 @@ int main(int argc, char** argv) {
     }
   }
   if (run("indexer")) {
-    dsrl::bench_indexer(1, 16384, 64, 128, 2048);             // issue 10's indexer goal: causal 16K, 64 x 128
-    dsrl::bench_indexer(4, 2048, 8, 64, 256);                 // the 286M benchmark model's indexer
+    for (bool fp8 : {false, true}) {
+      dsrl::bench_indexer(1, 16384, 64, 128, 2048, fp8);  // issue 10's indexer goal: causal 16K, 64 x 128
+      dsrl::bench_indexer(4, 2048, 8, 64, 256, fp8);      // the 286M benchmark model's indexer
+    }
     dsrl::bench_indexer_selected(4096, 64, 128, 4096, 2048);  // sparse training's KL at V3.2's indexer shape
     dsrl::bench_indexer_selected(8192, 8, 64, 8192, 256);     // the 286M model's (4 x 2048 tokens)
     dsrl::bench_indexer_decode(64, 8192, 64, 128, 2048);
+    dsrl::bench_indexer_decode(64, 8192, 64, 128, 2048, true);
   }
   if (run("sampling")) {
     dsrl::bench_sampling(64, 129280, 0.95);

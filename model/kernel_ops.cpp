@@ -182,7 +182,8 @@ bool sparse_mla_kernel_applies(const at::Tensor& q, int64_t d_v) {
 
 namespace {
 
-void check_indexer_inputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end) {
+void check_indexer_inputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end,
+                          const at::Tensor& k_scale) {
   DSRL_CHECK(q.dim() == 4 && k.dim() == 3 && w.dim() == 3 && key_end.dim() == 2,
              "indexer: expected q [B, S, H, D], k [B, T, D], w [B, S, H], key_end [B, S], got [{}], [{}], [{}], [{}]",
              fmt::join(q.sizes(), ", "), fmt::join(k.sizes(), ", "), fmt::join(w.sizes(), ", "),
@@ -200,6 +201,16 @@ void check_indexer_inputs(const at::Tensor& q, const at::Tensor& k, const at::Te
              "indexer: q on {}, k on {}, w on {}, key_end on {}", q.device().str(), k.device().str(),
              w.device().str(), key_end.device().str());
   DSRL_CHECK(k.size(1) <= std::numeric_limits<int32_t>::max(), "indexer: {} keys exceed int32", k.size(1));
+  const bool fp8 = q.scalar_type() == at::kFloat8_e4m3fn;
+  DSRL_CHECK(fp8 == (k.scalar_type() == at::kFloat8_e4m3fn) && fp8 == k_scale.defined(),
+             "indexer: FP8 takes e4m3 q and k with k_scale, other dtypes neither; got {} q, {} k and {} k_scale",
+             c10::toString(q.scalar_type()), c10::toString(k.scalar_type()), k_scale.defined() ? "a" : "no");
+  if (!fp8) return;
+  DSRL_CHECK(k_scale.sizes() == at::IntArrayRef({B, k.size(1)}) && k_scale.scalar_type() == at::kFloat,
+             "indexer: k_scale must be fp32 [{}, {}], got {} [{}]", B, k.size(1), c10::toString(k_scale.scalar_type()),
+             fmt::join(k_scale.sizes(), ", "));
+  DSRL_CHECK(k_scale.device() == k.device(), "indexer: k on {} but k_scale on {}", k.device().str(),
+             k_scale.device().str());
 }
 
 kernels::IndexerShape indexer_shape(const at::Tensor& q, const at::Tensor& k) {
@@ -211,21 +222,40 @@ at::Tensor key_ends(const at::Tensor& key_end, int64_t keys) {
   return key_end.clamp(0, keys).to(at::kInt).contiguous();
 }
 
-#ifdef DSRL_CUDA
-void check_indexer_cuda(const at::Tensor& q, const at::Tensor& k) {
-  DSRL_CHECK(indexer_kernel_applies(q) && k.scalar_type() == at::kBFloat16,
-             "indexer: the CUDA kernel takes bf16 q and k with 8, 16, 32 or 64 heads of 64 or 128 channels; got {} q, "
-             "{} k, {} heads of {}", c10::toString(q.scalar_type()), c10::toString(k.scalar_type()), q.size(2),
-             q.size(3));
+// The reference's fp32 operands: FP8 values dequantised (exactly: the scales are powers of two).
+std::pair<at::Tensor, at::Tensor> indexer_fp32_operands(const at::Tensor& q, const at::Tensor& k,
+                                                        const at::Tensor& k_scale) {
+  at::Tensor kf = k.to(at::kFloat);
+  if (k_scale.defined()) kf = kf * k_scale.unsqueeze(-1);
+  return {q.to(at::kFloat).contiguous(), kf.contiguous()};
 }
 
-// Logits of queries [s_begin, s_begin + s_count) into out [B, s_count, T].
-void indexer_logits_cuda_rows(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& ends,
-                              int64_t s_begin, int64_t s_count, at::Tensor& out) {
-  cudaError_t err = kernels::indexer_logits_cuda(
-      reinterpret_cast<const __nv_bfloat16*>(q.data_ptr()), reinterpret_cast<const __nv_bfloat16*>(k.data_ptr()),
-      w.data_ptr<float>(), ends.data_ptr<int32_t>(), out.data_ptr<float>(), indexer_shape(q, k), s_begin, s_count,
-      at::cuda::getCurrentCUDAStream());
+#ifdef DSRL_CUDA
+void check_indexer_cuda(const at::Tensor& q, const at::Tensor& k) {
+  DSRL_CHECK(indexer_kernel_applies(q) && (k.scalar_type() == at::kBFloat16 || k.scalar_type() == at::kFloat8_e4m3fn),
+             "indexer: the CUDA kernel takes bf16 or e4m3 q and k with 8, 16, 32 or 64 heads of 64 or 128 channels; "
+             "got {} q, {} k, {} heads of {}", c10::toString(q.scalar_type()), c10::toString(k.scalar_type()),
+             q.size(2), q.size(3));
+}
+
+// k_scale as the FP8 kernel reads it (undefined stays undefined: bf16).
+at::Tensor scale_operand(const at::Tensor& k_scale) { return k_scale.defined() ? k_scale.contiguous() : k_scale; }
+
+// Logits of queries [s_begin, s_begin + s_count) into out [B, s_count, T]; FP8 when k_scale is defined.
+void indexer_logits_cuda_rows(const at::Tensor& q, const at::Tensor& k, const at::Tensor& k_scale,
+                              const at::Tensor& w, const at::Tensor& ends, int64_t s_begin, int64_t s_count,
+                              at::Tensor& out) {
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cudaError_t err =
+      k_scale.defined()
+          ? kernels::indexer_logits_fp8_cuda(static_cast<const uint8_t*>(q.data_ptr()),
+                                             static_cast<const uint8_t*>(k.data_ptr()), k_scale.data_ptr<float>(),
+                                             w.data_ptr<float>(), ends.data_ptr<int32_t>(), out.data_ptr<float>(),
+                                             indexer_shape(q, k), s_begin, s_count, stream)
+          : kernels::indexer_logits_cuda(static_cast<const __nv_bfloat16*>(q.data_ptr()),
+                                         static_cast<const __nv_bfloat16*>(k.data_ptr()), w.data_ptr<float>(),
+                                         ends.data_ptr<int32_t>(), out.data_ptr<float>(), indexer_shape(q, k),
+                                         s_begin, s_count, stream);
   DSRL_CHECK(err == cudaSuccess, "indexer_logits_cuda failed: {}", cudaGetErrorString(err));
 }
 
@@ -239,8 +269,9 @@ void topk_positions_cuda_rows(const at::Tensor& logits, int64_t rows, int64_t n,
 
 }  // namespace
 
-at::Tensor indexer_logits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end) {
-  check_indexer_inputs(q, k, w, key_end);
+at::Tensor indexer_logits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end,
+                          const at::Tensor& k_scale) {
+  check_indexer_inputs(q, k, w, key_end, k_scale);
   const kernels::IndexerShape shape = indexer_shape(q, k);
   at::Tensor ends = key_ends(key_end, k.size(1)), wf = w.to(at::kFloat).contiguous();
   at::Tensor out = at::empty({shape.batch, shape.s_q, shape.n_keys}, q.options().dtype(at::kFloat));
@@ -248,13 +279,14 @@ at::Tensor indexer_logits(const at::Tensor& q, const at::Tensor& k, const at::Te
 #ifdef DSRL_CUDA
     check_indexer_cuda(q, k);
     const c10::cuda::CUDAGuard device(q.device());
-    indexer_logits_cuda_rows(aligned_contiguous(q), aligned_contiguous(k), wf, ends, 0, shape.s_q, out);
+    indexer_logits_cuda_rows(aligned_contiguous(q), aligned_contiguous(k), scale_operand(k_scale), wf, ends, 0,
+                             shape.s_q, out);
     return out;
 #else
     DSRL_FAIL("indexer_logits: CUDA tensor given but this build has no CUDA kernels (configure with -DDSRL_CUDA=ON)");
 #endif
   }
-  at::Tensor qf = q.to(at::kFloat).contiguous(), kf = k.to(at::kFloat).contiguous();
+  auto [qf, kf] = indexer_fp32_operands(q, k, k_scale);
   kernels::indexer_logits_reference(qf.data_ptr<float>(), kf.data_ptr<float>(), wf.data_ptr<float>(),
                                     ends.data_ptr<int32_t>(), out.data_ptr<float>(), shape);
   return out;
@@ -285,8 +317,8 @@ at::Tensor topk_positions(const at::Tensor& logits, int64_t k) {
 }
 
 at::Tensor indexer_topk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end,
-                        int64_t topk) {
-  check_indexer_inputs(q, k, w, key_end);
+                        int64_t topk, const at::Tensor& k_scale) {
+  check_indexer_inputs(q, k, w, key_end, k_scale);
   DSRL_CHECK(topk >= 0 && topk <= 65536, "indexer_topk: topk must be in [0, 65536], got {}", topk);
   DSRL_CHECK(q.is_cuda(), "indexer_topk: the chunked selection runs on CUDA tensors only, got {}", q.device().str());
 #ifdef DSRL_CUDA
@@ -294,7 +326,7 @@ at::Tensor indexer_topk(const at::Tensor& q, const at::Tensor& k, const at::Tens
   const c10::cuda::CUDAGuard device(q.device());
   const int64_t B = q.size(0), S = q.size(1), T = k.size(1);
   at::Tensor qc = aligned_contiguous(q), kc = aligned_contiguous(k), wf = w.to(at::kFloat).contiguous();
-  at::Tensor ends = key_ends(key_end, T);
+  at::Tensor ends = key_ends(key_end, T), kscale = scale_operand(k_scale);
   at::Tensor out = at::empty({B, S, topk}, q.options().dtype(at::kInt));
   if (T == 0 || S == 0 || B == 0) return out.fill_(-1);
   // Chunks of queries whose logits take at most 256 MiB: the [B, S, T] matrix is never stored whole.
@@ -303,7 +335,7 @@ at::Tensor indexer_topk(const at::Tensor& q, const at::Tensor& k, const at::Tens
   for (int64_t s0 = 0; s0 < S; s0 += chunk) {
     const int64_t count = std::min(chunk, S - s0);
     at::Tensor view = logits.view(-1).narrow(0, 0, B * count * T).view({B, count, T});  // contiguous
-    indexer_logits_cuda_rows(qc, kc, wf, ends, s0, count, view);
+    indexer_logits_cuda_rows(qc, kc, kscale, wf, ends, s0, count, view);
     at::Tensor picked = at::empty({B, count, topk}, out.options());
     at::Tensor row_ends = ends.narrow(1, s0, count).contiguous();  // past these the logits are -inf
     topk_positions_cuda_rows(view, B * count, T, topk, row_ends.data_ptr<int32_t>(), picked.data_ptr<int32_t>());
@@ -317,7 +349,7 @@ at::Tensor indexer_topk(const at::Tensor& q, const at::Tensor& k, const at::Tens
 
 bool indexer_kernel_applies(const at::Tensor& q) {
 #ifdef DSRL_CUDA
-  return q.is_cuda() && q.scalar_type() == at::kBFloat16 && q.dim() >= 2 &&
+  return q.is_cuda() && (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kFloat8_e4m3fn) && q.dim() >= 2 &&
          kernels::indexer_cuda_supports(q.size(-2), q.size(-1));
 #else
   (void)q;

@@ -86,16 +86,22 @@ at::Tensor hadamard_rotate(const at::Tensor& x) {
   return at::matmul(x.to(at::kFloat), h / std::sqrt(static_cast<double>(d))).to(x.scalar_type());
 }
 
-at::Tensor fp8_e4m3_roundtrip(const at::Tensor& x, int64_t block) {
+Fp8Blocks fp8_e4m3_quantize(const at::Tensor& x, int64_t block) {
   constexpr double kE4m3Max = 448.0;
   const int64_t d = x.size(-1);
   const int64_t b = std::min(block, d);
-  TORCH_CHECK(d % b == 0, "fp8 block size ", b, " must divide the width ", d);
-  at::Tensor blocks = x.to(at::kFloat).unflatten(-1, {d / b, b});
+  TORCH_CHECK(b > 0 && d % b == 0, "fp8 block size ", b, " must divide the width ", d);
+  at::Tensor blocks = x.detach().to(at::kFloat).unflatten(-1, {d / b, b});  // [..., d / b, b]
   at::Tensor amax = blocks.abs().amax(-1, true).clamp_min(1e-4);
   at::Tensor scale = at::exp2(at::ceil(at::log2(amax / kE4m3Max)));  // power-of-two block scale
-  at::Tensor q = (blocks / scale).to(at::kFloat8_e4m3fn).to(at::kFloat);
-  at::Tensor out = (q * scale).flatten(-2).to(x.scalar_type());
+  return {(blocks / scale).to(at::kFloat8_e4m3fn).flatten(-2), scale.squeeze(-1)};
+}
+
+at::Tensor fp8_e4m3_roundtrip(const at::Tensor& x, int64_t block) {
+  const int64_t d = x.size(-1);
+  Fp8Blocks q = fp8_e4m3_quantize(x, block);
+  at::Tensor blocks = q.values.to(at::kFloat).unflatten(-1, {q.scales.size(-1), d / q.scales.size(-1)});
+  at::Tensor out = (blocks * q.scales.unsqueeze(-1)).flatten(-2).to(x.scalar_type());
   // Straight through: the quantisation simulates the forward only, and the gradient reaches what made x (the
   // indexer's weights, through its KL). x - x.detach() is exactly 0, so the value stays the quantised one.
   return x.requires_grad() ? out.detach() + (x - x.detach()) : out;

@@ -51,4 +51,13 @@ TORCH_MODULE(MLP);
 at::Tensor hadamard_rotate(const at::Tensor& x);
 at::Tensor fp8_e4m3_roundtrip(const at::Tensor& x, int64_t block = 128);
 
+// The quantisation itself, as the FP8 kernels take it: values = e4m3(x / scale) with x's shape, scales fp32
+// [..., d / b] (b = min(block, d)), each the power of two that brings its block's max |x| to at most 448.
+// fp8_e4m3_roundtrip(x) == values * scales (block-wise), in x's dtype.
+struct Fp8Blocks {
+  at::Tensor values;  // [..., d] kFloat8_e4m3fn
+  at::Tensor scales;  // [..., d / b] fp32
+};
+Fp8Blocks fp8_e4m3_quantize(const at::Tensor& x, int64_t block = 128);
+
 }  // namespace dsrl

@@ -1,6 +1,6 @@
 # The eager PyTorch baselines of issue 10 (the formulations ../shared/bench/baseline_h100.py measured), one JSON line
-# per shape, on the same shapes dsrl-bench-kernels times. Usage: python3 kernels_eager.py
-import json, time, torch
+# per shape, on the same shapes dsrl-bench-kernels times. Usage: python3 kernels_eager.py [sparse_mla | indexer]
+import json, sys, time, torch
 
 def seconds_per_call(fn, warmup=2, iters=5):
     for _ in range(warmup): fn()
@@ -89,14 +89,17 @@ def indexer_decode(batch, keys, h, d, topk):
                       "dim": d, "topk": topk, "ms": round(secs * 1e3, 3),
                       "key_gbps": round(batch * keys * d * 2 / secs / 1e9)}), flush=True)
 
-sparse_mla(4096, 8192, 128, 2048, 576, 512)
-sparse_mla(4096, 8192, 64, 2048, 576, 512)
-sparse_mla(8192, 8192, 16, 256, 288, 256)
-sparse_mla_backward(4096, 8192, 128, 2048, 576, 512)
-sparse_mla_backward(8192, 8192, 16, 256, 288, 256)
-indexer(1, 16384, 64, 128, 2048)
-indexer(4, 2048, 8, 64, 256)
-sparse_mla(64, 64 * 8192, 128, 2048, 576, 512)
-sparse_mla(8, 8 * 8192, 128, 2048, 576, 512)
-sparse_mla(64, 64 * 2048, 16, 256, 288, 256)
-indexer_decode(64, 8192, 64, 128, 2048)
+group = sys.argv[1] if len(sys.argv) > 1 else ""  # sparse_mla, indexer or sampling (as dsrl-bench-kernels)
+if group in ("", "sparse_mla"):
+    sparse_mla(4096, 8192, 128, 2048, 576, 512)
+    sparse_mla(4096, 8192, 64, 2048, 576, 512)
+    sparse_mla(8192, 8192, 16, 256, 288, 256)
+    sparse_mla_backward(4096, 8192, 128, 2048, 576, 512)
+    sparse_mla_backward(8192, 8192, 16, 256, 288, 256)
+    sparse_mla(64, 64 * 8192, 128, 2048, 576, 512)
+    sparse_mla(8, 8 * 8192, 128, 2048, 576, 512)
+    sparse_mla(64, 64 * 2048, 16, 256, 288, 256)
+if group in ("", "indexer"):
+    indexer(1, 16384, 64, 128, 2048)
+    indexer(4, 2048, 8, 64, 256)
+    indexer_decode(64, 8192, 64, 128, 2048)

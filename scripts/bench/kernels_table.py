@@ -45,6 +45,13 @@ for kernel, shape in keys:
     if "dsrl_mma_sync" in got:  # the V3.2 shape on the mma.sync kernel instead of warpgroup MMAs
         one = got["dsrl_mma_sync"]
         print(f'| (mma.sync kernel; dsrl above: wgmma) | {shape} | {one["ms"]} | {one["tflops"]} | | | | | |')
+    if "dsrl_fp8" in got:  # the indexer's FP8 kernel (e4m3 operands) beside the bf16 one above
+        one = got["dsrl_fp8"]
+        fp8_speedup = f'{eager["ms"] / one["ms"]:.1f}x' if eager else "-"
+        print(f'| (FP8 e4m3 kernel; dsrl above: bf16) | {shape} | {one["ms"]} | {rate(one)} | | | {fp8_speedup} | '
+              f'{one.get("kth_gap_vs_eager", "-")} | |')
+        if "logits_only_ms" in one:
+            print(f'| (FP8 logits alone) | {shape} | {one["logits_only_ms"]} | {one["logits_only_tflops"]} | | | | | |')
     if "peak_mib" in ours:
         print(f'| (peak memory, MiB) | {shape} | {ours["peak_mib"]} | | {eager.get("peak_mib", "-")} | | | | |')
     if "logits_only_ms" in ours:

@@ -17,6 +17,7 @@
 #include "kernels/moe_combine.h"
 #include "kernels/sparse_mla_cuda.h"
 #include "model/kernel_ops.h"
+#include "model/layers.h"
 #include "model/moe_ops.h"
 #include "model/norm_ops.h"
 #include "model/rope_ops.h"
@@ -193,6 +194,36 @@ TEST(GpuIndexer, LogitsMatchReferenceAcrossShapes) {
   }
 }
 
+// The FP8 path: rows Hadamard-rotated and quantised as the model does (one power-of-two scale per row), the queries'
+// scales folded into w. The reference sees the same e4m3 values dequantised; the kernel's FP8 MMAs add exact
+// products in another order (and Hopper's FP8 accumulation keeps fewer bits), so the bound is relative to the row.
+TEST(GpuIndexer, Fp8LogitsMatchReferenceAcrossShapes) {
+  at::manual_seed(15);
+  // 64 heads x 128 take the warpgroup-MMA kernel on an H100 (several key tiles, a partial CTA of queries, split
+  // keys for the single query), the others mma.sync.
+  const std::vector<IndexerCase> cases = {{2, 7, 7, 8, 64},     {1, 70, 200, 16, 64},  {2, 33, 130, 32, 128},
+                                          {3, 20, 65, 64, 128}, {1, 130, 2000, 64, 128}, {2, 1, 777, 64, 128},
+                                          {1, 3, 5000, 64, 128}};
+  for (const IndexerCase& c : cases) {
+    const std::string name = "batch " + std::to_string(c.batch) + ", s_q " + std::to_string(c.s_q) + ", keys " +
+                             std::to_string(c.n_keys) + ", heads " + std::to_string(c.heads) + ", dim " +
+                             std::to_string(c.dim);
+    Fp8Blocks q = fp8_e4m3_quantize(hadamard_rotate(at::randn({c.batch, c.s_q, c.heads, c.dim})));
+    Fp8Blocks k = fp8_e4m3_quantize(hadamard_rotate(at::randn({c.batch, c.n_keys, c.dim}) * 3));
+    at::Tensor w = at::randn({c.batch, c.s_q, c.heads}) / std::sqrt(c.heads * c.dim) * q.scales.squeeze(-1);
+    at::Tensor ends = causal_ends(c.batch, c.s_q, c.n_keys);
+    at::Tensor k_scale = k.scales.squeeze(-1);
+    at::Tensor got =
+        indexer_logits(q.values.cuda(), k.values.cuda(), w.cuda(), ends.cuda(), k_scale.cuda()).cpu();
+    at::Tensor want = indexer_logits(q.values, k.values, w, ends, k_scale);  // the C++ reference, dequantised
+    ASSERT_TRUE(at::equal(at::isinf(got), at::isinf(want))) << name << ": masked keys differ";
+    at::Tensor g = got.nan_to_num(0, 0, 0), r = want.nan_to_num(0, 0, 0);
+    const double err = ((g - r).abs().amax(-1) / r.abs().amax(-1).clamp_min(1e-6)).max().item<double>();
+    EXPECT_LT(err, 1e-3) << name << ": worst error relative to its row's largest logit";
+    EXPECT_GT(r.abs().max().item<double>(), 0.1) << name << ": the logits are not all near zero";
+  }
+}
+
 TEST(GpuIndexer, TopkMatchesReferenceExactly) {
   at::manual_seed(6);
   for (auto [rows, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
@@ -219,6 +250,11 @@ TEST(GpuIndexer, ChunkedSelectionEqualsTopkOfTheLogits) {
   at::Tensor picked = indexer_topk(q, k, w, ends, 512);
   EXPECT_TRUE(at::equal(picked, topk_positions(indexer_logits(q, k, w, ends), 512)));
   EXPECT_EQ((picked[0][0] >= 0).sum().item<int64_t>(), 0) << "key_end 0 selects nothing";
+  Fp8Blocks q8 = fp8_e4m3_quantize(q), k8 = fp8_e4m3_quantize(k);
+  at::Tensor w8 = w * q8.scales.squeeze(-1), k_scale = k8.scales.squeeze(-1);
+  EXPECT_TRUE(at::equal(indexer_topk(q8.values, k8.values, w8, ends, 512, k_scale),
+                        topk_positions(indexer_logits(q8.values, k8.values, w8, ends, k_scale), 512)))
+      << "FP8";
 }
 
 // A tiny model whose attention (16 heads, 256 + 32 latent) and indexer (8 x 64) have kernel instantiations.
@@ -285,6 +321,24 @@ TEST(GpuKernelsInModel, MatchTheEagerPathsOfABf16Model) {
   at::Tensor got = model->forward(tokens, kernels_replaying(eager, e)).logits.to(at::kFloat);
   at::Tensor want = e.logits.to(at::kFloat);
   EXPECT_LT(((got - want).norm() / want.norm()).item<double>(), 2e-2) << "attention kernel against the eager MQA";
+}
+
+// With indexer_fp8 the kernel path selects on FP8 MMAs what the eager path's simulation (the same quantisation,
+// dequantised, fp32 GEMMs) selects: only near-ties may differ.
+TEST(GpuKernelsInModel, Fp8IndexerPicksTheSimulationsKeys) {
+  ModelConfig c = kernel_sized_config();
+  c.indexer_fp8 = true;
+  DeepseekV32 model = testing::tiny_model(c, 47);
+  cast_model(model, at::kCUDA, at::kBFloat16);
+  at::NoGradGuard no_grad;
+  at::Tensor tokens = at::randint(0, c.vocab_size, {2, 60}, at::kLong).cuda();
+  ForwardOptions eager = eager_mqa();
+  ForwardOptions kernels = eager;
+  kernels.kernels = true;
+  at::Tensor want = std::get<0>(model->forward(tokens, eager).indexer_topk[0].sort(-1));
+  at::Tensor got = std::get<0>(model->forward(tokens, kernels).indexer_topk[0].sort(-1));
+  EXPECT_GT((want >= 0).sum().item<int64_t>(), want.numel() / 2) << "most slots hold a key";
+  EXPECT_LE((want != got).sum().item<int64_t>(), want.numel() / 100) << "layer 0's selection, FP8 kernel vs simulation";
 }
 
 // Training through the sparse MLA kernels (forward and backward) gives the gradients of the eager MQA path, with the

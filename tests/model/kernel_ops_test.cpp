@@ -280,6 +280,26 @@ TEST(IndexerOp, LogitsReferenceMatchesTheModelFormulaOnCpu) {
   EXPECT_TRUE(at::isinf(got[0][3]).all().item<bool>()) << "key_end 0 sees nothing";
 }
 
+// FP8 operands (e4m3 q and k, a scale per key) give the logits of their dequantised values.
+TEST(IndexerOp, Fp8OperandsGiveTheLogitsOfTheirDequantisedValues) {
+  at::manual_seed(13);
+  at::Tensor q8 = (at::randn({2, 5, 3, 8}) * 20).to(at::kFloat8_e4m3fn);
+  at::Tensor k8 = (at::randn({2, 9, 8}) * 20).to(at::kFloat8_e4m3fn);
+  at::Tensor k_scale = at::exp2(at::randint(-8, 2, {2, 9})).to(at::kFloat), w = at::randn({2, 5, 3});
+  at::Tensor ends = at::tensor(std::vector<int32_t>{1, 4, 9, 0, 12, 3, 3, 5, 7, 9}).view({2, 5});
+  at::Tensor got = indexer_logits(q8, k8, w, ends, k_scale);
+  at::Tensor want = eager_indexer_logits(q8.to(at::kFloat), k8.to(at::kFloat) * k_scale.unsqueeze(-1), w,
+                                         ends.clamp_max(9));
+  EXPECT_TRUE(at::equal(at::isinf(got), at::isinf(want)));
+  EXPECT_TRUE(at::allclose(got.nan_to_num(0, 0, 0), want.nan_to_num(0, 0, 0), 1e-4, 1e-4));
+  std::string msg = testing::error_of([&] { indexer_logits(q8, k8, w, ends); });
+  EXPECT_NE(msg.find("FP8 takes e4m3 q and k with k_scale"), std::string::npos) << msg;
+  msg = testing::error_of([&] { indexer_logits(q8, k8, w, ends, k_scale.narrow(1, 0, 8)); });
+  EXPECT_NE(msg.find("k_scale must be fp32 [2, 9], got Float [2, 8]"), std::string::npos) << msg;
+  msg = testing::error_of([&] { indexer_logits(q8.to(at::kFloat), k8.to(at::kFloat), w, ends, k_scale); });
+  EXPECT_NE(msg.find("other dtypes neither; got Float q, Float k and a k_scale"), std::string::npos) << msg;
+}
+
 TEST(IndexerOp, TopkPositionsAgreeWithAtenTopkAsSets) {
   at::manual_seed(4);
   at::Tensor x = at::randn({6, 50});

@@ -114,6 +114,16 @@ TEST(Fp8Indexer, QuantisationAndHadamardBehave) {
   EXPECT_TRUE(at::equal(through, q)) << "the same values with gradient on";
   through.mul(at::arange(64)).sum().backward();
   EXPECT_TRUE(at::equal(leaf.grad(), at::arange(64).to(at::kFloat).expand({4, 64}))) << "straight-through gradient";
+  // What the FP8 kernels take: e4m3 values and one power-of-two scale per block, which multiply back to q.
+  Fp8Blocks blocks = fp8_e4m3_quantize(at::cat({x, x * 1000}, -1), 64);  // [4, 128], two blocks of 64 per row
+  ASSERT_EQ(blocks.values.scalar_type(), at::kFloat8_e4m3fn);
+  ASSERT_EQ(blocks.scales.sizes(), (std::vector<int64_t>{4, 2}));
+  EXPECT_TRUE(at::equal(at::exp2(at::round(at::log2(blocks.scales))), blocks.scales)) << "powers of two";
+  at::Tensor values = blocks.values.to(at::kFloat);
+  EXPECT_LE(values.abs().max().item<double>(), 448.0);
+  EXPECT_GE(values.view({4, 2, 64}).abs().amax(-1).min().item<double>(), 224.0)
+      << "each block's largest value lands in the top binade";
+  EXPECT_TRUE(at::equal(values.narrow(1, 0, 64) * blocks.scales.narrow(1, 0, 1), q)) << "values x scales = roundtrip";
 }
 
 TEST(Fp8Indexer, SelectionStaysCloseToFullPrecision) {
