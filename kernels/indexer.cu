@@ -346,9 +346,21 @@ cudaError_t indexer_logits_cuda(const bf16* q, const bf16* k, const float* w, co
   return launch_logits_for_shape<Bf16Elements>(a, s, stream);
 }
 
+bool indexer_fp8_device() {
+  static const bool yes = [] {
+    int device = 0, major = 0, minor = 0;
+    return cudaGetDevice(&device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+           cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess &&
+           major * 10 + minor >= 89;
+  }();
+  return yes;
+}
+
 cudaError_t indexer_logits_fp8_cuda(const uint8_t* q, const uint8_t* k, const float* k_scale, const float* w,
                                     const int32_t* key_end, float* logits, const IndexerShape& s, int64_t s_begin,
                                     int64_t s_count, cudaStream_t stream, bool allow_wgmma) {
+  if (!indexer_fp8_device()) return cudaErrorNotSupported;
   if (allow_wgmma && indexer_fp8_wgmma_applies(s.heads, s.dim))
     return indexer_logits_fp8_wgmma_cuda(q, k, k_scale, w, key_end, logits, s, s_begin, s_count, stream);
   const LogitsArgs a{q, k, k_scale, w, key_end, logits, s.s_q, s.n_keys, s_begin, s_count, s.n_keys};

@@ -23,7 +23,7 @@ constexpr int kBlockBytes = kHeads * kRowBytes;                       // one que
 constexpr int kTileBytes = kKeys * kRowBytes;                         // one tile of keys (16 KB)
 constexpr int kRedFloats = kQueries * 4 * kKeys;                      // [query][warp of its group][key]
 constexpr int kKeyOffset = kQueries * kBlockBytes, kRedOffset = kKeyOffset + kStages * kTileBytes;
-constexpr int kSmemBytes = kRedOffset + 2 * kRedFloats * 4 + 1024;  // + alignment to 1024 bytes
+constexpr int kSmemBytes = kRedOffset + kRedFloats * 4 + 1024;  // + alignment to 1024 bytes
 
 struct Args {
   const uint8_t* q;  // [batch, s_q, 64, 128] e4m3
@@ -89,7 +89,7 @@ __global__ void __launch_bounds__(kThreads, 1) indexer_logits_fp8_wgmma_kernel(A
   extern __shared__ __align__(1024) uint8_t smem_raw[];
   uint8_t* smem = smem_raw + ((1024 - tc::smem_addr(smem_raw) % 1024) % 1024);
   const uint32_t q_tile = tc::smem_addr(smem), key_tiles = q_tile + kKeyOffset;
-  float* red_buffers = reinterpret_cast<float*>(smem + kRedOffset);
+  float* red = reinterpret_cast<float*>(smem + kRedOffset);  // rewritten each tile after the CTA barrier
   const int group = threadIdx.x / 128, warp = (threadIdx.x % 128) / 32, g = threadIdx.x % 32 / 4;
   const int64_t b = blockIdx.y;
   // The last queries see the most keys: they go first, so that the short ones fill the tail.
@@ -150,7 +150,6 @@ __global__ void __launch_bounds__(kThreads, 1) indexer_logits_fp8_wgmma_kernel(A
 #pragma unroll
     for (int qi = 0; qi < kQueriesPerGroup; ++qi) wg::pin(s[qi]);
 
-    float* red = red_buffers + (tile & 1) * kRedFloats;  // two buffers: a tile's writes never meet the last's reads
 #pragma unroll
     for (int qi = 0; qi < kQueriesPerGroup; ++qi)
       warp_head_sums(s[qi], w_lo[qi], w_hi[qi], red + (group * kQueriesPerGroup + qi) * 4 * kKeys);
@@ -195,7 +194,8 @@ cudaError_t indexer_logits_fp8_wgmma_cuda(const uint8_t* q, const uint8_t* k, co
   if (attribute != cudaSuccess) return attribute;
   const int64_t blocks = (s_count + kQueries - 1) / kQueries;
   if (blocks > 0x7fffffff || s.batch > 65535) return cudaErrorInvalidValue;
-  // Few queries (decoding) would leave SMs idle: split the keys so the grid has ~2 CTAs per SM, >= 512 keys each.
+  // Few queries (decoding) would leave SMs idle: split the keys so the grid has ~2 waves of CTAs (one fits an SM),
+  // >= 512 keys each.
   constexpr int64_t kWantedCtas = 132 * 2, kMinKeysPerSplit = 512;
   const int64_t by_grid = (kWantedCtas + blocks * s.batch - 1) / (blocks * s.batch);
   const int64_t splits = std::max<int64_t>(1, std::min({by_grid, s.n_keys / kMinKeysPerSplit, int64_t{65535}}));

@@ -286,6 +286,8 @@ at::Tensor indexer_logits(const at::Tensor& q, const at::Tensor& k, const at::Te
     DSRL_FAIL("indexer_logits: CUDA tensor given but this build has no CUDA kernels (configure with -DDSRL_CUDA=ON)");
 #endif
   }
+  DSRL_CHECK(!k_scale.defined() || (k_scale > 0).all().item<bool>(),
+             "indexer: k_scale must be positive (the kernels apply it after the ReLU)");
   auto [qf, kf] = indexer_fp32_operands(q, k, k_scale);
   kernels::indexer_logits_reference(qf.data_ptr<float>(), kf.data_ptr<float>(), wf.data_ptr<float>(),
                                     ends.data_ptr<int32_t>(), out.data_ptr<float>(), shape);
@@ -349,7 +351,9 @@ at::Tensor indexer_topk(const at::Tensor& q, const at::Tensor& k, const at::Tens
 
 bool indexer_kernel_applies(const at::Tensor& q) {
 #ifdef DSRL_CUDA
-  return q.is_cuda() && (q.scalar_type() == at::kBFloat16 || q.scalar_type() == at::kFloat8_e4m3fn) && q.dim() >= 2 &&
+  const bool dtype_runs = q.scalar_type() == at::kBFloat16 ||
+                          (q.scalar_type() == at::kFloat8_e4m3fn && kernels::indexer_fp8_device());
+  return q.is_cuda() && dtype_runs && q.dim() >= 2 &&
          kernels::indexer_cuda_supports(q.size(-2), q.size(-1));
 #else
   (void)q;

@@ -38,8 +38,8 @@ bool sparse_mla_kernel_applies(const at::Tensor& q, int64_t d_v);
 
 // Lightning-indexer logits (kernels/indexer.h). q: [B, S, H, D], k: [B, T, D], w: [B, S, H] (fp32),
 // key_end: [B, S] int32/int64, keys [0, key_end) visible. Returns [B, S, T] fp32 with -inf past key_end.
-// FP8: q and k as kFloat8_e4m3fn with k_scale [B, T] fp32 (each key's power-of-two scale; the queries' scales
-// folded into w), as fp8_e4m3_quantize makes them; k_scale is left undefined otherwise.
+// FP8: q and k as kFloat8_e4m3fn with k_scale [B, T] fp32 (each key's positive power-of-two scale; the queries'
+// scales folded into w), as fp8_e4m3_quantize makes them; k_scale is left undefined otherwise.
 // CUDA: bf16 or e4m3 q and k, shapes indexer_cuda_supports accepts; CPU: the C++ reference in fp32.
 at::Tensor indexer_logits(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end,
                           const at::Tensor& k_scale = {});
@@ -50,7 +50,8 @@ at::Tensor topk_positions(const at::Tensor& logits, int64_t k);
 // arguments as indexer_logits). Returns [B, S, k] int32 as topk_positions would.
 at::Tensor indexer_topk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& w, const at::Tensor& key_end,
                         int64_t topk, const at::Tensor& k_scale = {});
-// Whether indexer_logits / indexer_topk would run the CUDA kernels for this q ([..., H, D], bf16 or e4m3).
+// Whether indexer_logits / indexer_topk would run the CUDA kernels for this q ([..., H, D], bf16, or e4m3 on a
+// device with FP8 MMAs: compute capability 8.9+).
 bool indexer_kernel_applies(const at::Tensor& q);
 
 // The indexer's scores over each query's selected keys (kernels/indexer_selected.h; model/indexer_selected_ops.cpp):

@@ -14,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/indexer_cuda.h"
 #include "kernels/moe_combine.h"
 #include "kernels/sparse_mla_cuda.h"
 #include "model/kernel_ops.h"
@@ -76,6 +77,31 @@ TEST(GpuSparseMla, MatchesReferenceAndEagerAcrossShapes) {
   const kernels::SparseMlaShape decode{8, 128, 70000, 576, 512, 2048}, prefill{4096, 128, 8192, 576, 512, 2048};
   EXPECT_GT(kernels::sparse_mla_forward_splits(decode), 1) << "8 queries x 2 CTAs leave most SMs idle";
   EXPECT_EQ(kernels::sparse_mla_forward_splits(prefill), 1);
+}
+
+// The mma.sync kernel at the shapes that take the warpgroup-MMA one (d 576, heads a multiple of 64), forced through
+// SparseMlaForwardKernel::kMmaSync: the benchmark's comparison row, and the fallback off compute capability 9.0.
+TEST(GpuSparseMla, MmaSyncKernelAtTheWarpgroupShapes) {
+  at::manual_seed(4);
+  for (const MlaCase& c : std::vector<MlaCase>{{2, 64, 576, 512, 2000, 257}, {5, 192, 576, 512, 3000, 700}}) {
+    at::Tensor q = at::randn({c.s_q, c.heads, c.d_qk}, at::kCUDA).to(at::kBFloat16);
+    at::Tensor kv = at::randn({c.n_kv, c.d_qk}, at::kCUDA).to(at::kBFloat16);
+    at::Tensor idx = at::randint(-1, c.n_kv + 1, {c.s_q, c.topk}, at::TensorOptions(at::kCUDA).dtype(at::kInt));
+    const double scale = 1.0 / std::sqrt(static_cast<double>(c.d_qk));
+    auto [want, want_lse] = testing::sparse_mla_eager(q, kv, idx, c.d_v, scale);
+    at::Tensor out = at::empty({c.s_q, c.heads, c.d_v}, q.options());
+    at::Tensor lse = at::empty({c.s_q, c.heads}, q.options().dtype(at::kFloat));
+    const kernels::SparseMlaShape shape{c.s_q, c.heads, c.n_kv, c.d_qk, c.d_v, c.topk};
+    auto ptr = [](const at::Tensor& t) { return reinterpret_cast<__nv_bfloat16*>(t.data_ptr()); };
+    const cudaError_t err = kernels::sparse_mla_forward_cuda(
+        ptr(q), ptr(kv), idx.data_ptr<int32_t>(), ptr(out), lse.data_ptr<float>(), shape, static_cast<float>(scale),
+        at::cuda::getCurrentCUDAStream(), 1, nullptr, nullptr, kernels::SparseMlaForwardKernel::kMmaSync);
+    ASSERT_EQ(err, cudaSuccess) << c.name() << ": " << cudaGetErrorString(err);
+    EXPECT_LT((out.to(at::kFloat) - want.to(at::kFloat)).abs().max().item<double>(), 2e-2) << c.name();
+    at::Tensor finite = at::isfinite(want_lse);
+    EXPECT_TRUE(at::equal(finite, at::isfinite(lse))) << c.name();
+    EXPECT_TRUE(at::allclose(lse.masked_fill(~finite, 0), want_lse.masked_fill(~finite, 0), 1e-3, 1e-3)) << c.name();
+  }
 }
 
 // |got - want| / |want| (Frobenius norms), with |want| taken as at least 1e-2 per element's RMS: a gradient that is
@@ -221,6 +247,24 @@ TEST(GpuIndexer, Fp8LogitsMatchReferenceAcrossShapes) {
     const double err = ((g - r).abs().amax(-1) / r.abs().amax(-1).clamp_min(1e-6)).max().item<double>();
     EXPECT_LT(err, 1e-3) << name << ": worst error relative to its row's largest logit";
     EXPECT_GT(r.abs().max().item<double>(), 0.1) << name << ": the logits are not all near zero";
+    if (c.heads == 64 && c.dim == 128 && c.s_q > 1) {
+      // Both FP8 kernels through the launcher, for the queries after the first (s_begin 1, as indexer_topk's chunks).
+      for (bool allow_wgmma : {true, false}) {
+        at::Tensor qv = q.values.cuda(), kv = k.values.cuda(), ks = k_scale.cuda(), wc = w.cuda();
+        at::Tensor ec = ends.cuda(), out = at::empty({c.batch, c.s_q - 1, c.n_keys}, wc.options());
+        const kernels::IndexerShape shape{c.batch, c.s_q, c.n_keys, c.heads, c.dim};
+        const cudaError_t status = kernels::indexer_logits_fp8_cuda(
+            static_cast<const uint8_t*>(qv.data_ptr()), static_cast<const uint8_t*>(kv.data_ptr()),
+            ks.data_ptr<float>(), wc.data_ptr<float>(), ec.data_ptr<int32_t>(), out.data_ptr<float>(), shape, 1,
+            c.s_q - 1, at::cuda::getCurrentCUDAStream(), allow_wgmma);
+        ASSERT_EQ(status, cudaSuccess) << name;
+        at::Tensor part = out.cpu(), part_want = want.narrow(1, 1, c.s_q - 1);
+        ASSERT_TRUE(at::equal(at::isinf(part), at::isinf(part_want))) << name << ", wgmma " << allow_wgmma;
+        const double part_err = ((part.nan_to_num(0, 0, 0) - part_want.nan_to_num(0, 0, 0)).abs().amax(-1) /
+                                 part_want.nan_to_num(0, 0, 0).abs().amax(-1).clamp_min(1e-6)).max().item<double>();
+        EXPECT_LT(part_err, 1e-3) << name << ", queries from 1, wgmma allowed: " << allow_wgmma;
+      }
+    }
   }
 }
 
@@ -325,20 +369,27 @@ TEST(GpuKernelsInModel, MatchTheEagerPathsOfABf16Model) {
 
 // With indexer_fp8 the kernel path selects on FP8 MMAs what the eager path's simulation (the same quantisation,
 // dequantised, fp32 GEMMs) selects: only near-ties may differ.
+// Indexers of 8 x 64 (the mma.sync FP8 kernel) and 64 x 128 (the warpgroup-MMA one on an H100).
 TEST(GpuKernelsInModel, Fp8IndexerPicksTheSimulationsKeys) {
-  ModelConfig c = kernel_sized_config();
-  c.indexer_fp8 = true;
-  DeepseekV32 model = testing::tiny_model(c, 47);
-  cast_model(model, at::kCUDA, at::kBFloat16);
-  at::NoGradGuard no_grad;
-  at::Tensor tokens = at::randint(0, c.vocab_size, {2, 60}, at::kLong).cuda();
-  ForwardOptions eager = eager_mqa();
-  ForwardOptions kernels = eager;
-  kernels.kernels = true;
-  at::Tensor want = std::get<0>(model->forward(tokens, eager).indexer_topk[0].sort(-1));
-  at::Tensor got = std::get<0>(model->forward(tokens, kernels).indexer_topk[0].sort(-1));
-  EXPECT_GT((want >= 0).sum().item<int64_t>(), want.numel() / 2) << "most slots hold a key";
-  EXPECT_LE((want != got).sum().item<int64_t>(), want.numel() / 100) << "layer 0's selection, FP8 kernel vs simulation";
+  for (auto [heads, dim] : std::vector<std::pair<int64_t, int64_t>>{{8, 64}, {64, 128}}) {
+    ModelConfig c = kernel_sized_config();
+    c.indexer_fp8 = true;
+    c.index_n_heads = heads;
+    c.index_head_dim = dim;
+    DeepseekV32 model = testing::tiny_model(c, 47);
+    cast_model(model, at::kCUDA, at::kBFloat16);
+    at::NoGradGuard no_grad;
+    at::Tensor tokens = at::randint(0, c.vocab_size, {2, 60}, at::kLong).cuda();
+    ForwardOptions eager = eager_mqa();
+    ForwardOptions kernels = eager;
+    kernels.kernels = true;
+    at::Tensor want = std::get<0>(model->forward(tokens, eager).indexer_topk[0].sort(-1));
+    at::Tensor got = std::get<0>(model->forward(tokens, kernels).indexer_topk[0].sort(-1));
+    const std::string name = std::to_string(heads) + " x " + std::to_string(dim);
+    EXPECT_GT((want >= 0).sum().item<int64_t>(), want.numel() / 2) << name << ": most slots hold a key";
+    EXPECT_LE((want != got).sum().item<int64_t>(), want.numel() / 100)
+        << name << ": layer 0's selection, FP8 kernel vs simulation";
+  }
 }
 
 // Training through the sparse MLA kernels (forward and backward) gives the gradients of the eager MQA path, with the
