@@ -134,8 +134,9 @@ at::Tensor IndexerImpl::choose(const at::Tensor& x, const at::Tensor& q_lat, con
   const int64_t k = std::min<int64_t>(topk, T);
   if (!fp8) return indexer_topk(q, keys, wd, key_end, k).to(at::kLong);
   // FP8 on FP8 MMAs, with the simulation's quantisation (score_operands): one power-of-two scale per row (d <= 128),
-  // the queries' folded into w.
+  // the queries' folded into w. A device without FP8 MMAs keeps the simulation.
   Fp8Blocks q8 = fp8_e4m3_quantize(hadamard_rotate(q)), k8 = fp8_e4m3_quantize(hadamard_rotate(keys));
+  if (!indexer_kernel_applies(q8.values)) return select(scores(x, q_lat, keys, ctx));
   return indexer_topk(q8.values, k8.values, wd * q8.scales.squeeze(-1), key_end, k, k8.scales.squeeze(-1))
       .to(at::kLong);
 }
