@@ -19,8 +19,8 @@ cudaError_t indexer_logits_cuda(const __nv_bfloat16* q, const __nv_bfloat16* k, 
 // power-of-two scale each): q [batch, s_q, heads, dim] and k [batch, n_keys, dim] as e4m3 bytes, k_scale
 // [batch, n_keys] fp32, and the query scales folded into w. logits = k_scale[t] * sum_h w[h] * ReLU(q[h] . k[t]),
 // which equals indexer_logits_reference on the dequantised values up to the FP8 tensor cores' accumulation (fewer
-// bits than fp32: about 1e-4 of a row's largest logit measured). k_scale must be positive (it is applied after the
-// ReLU). Needs compute capability 8.9+ (cudaErrorNotSupported below: indexer_fp8_device()).
+// bits than fp32; the GPU tests bound the error at 1e-3 of a row's largest logit). k_scale must be positive (it is
+// applied after the ReLU). Needs compute capability 8.9+ (cudaErrorNotSupported below: indexer_fp8_device()).
 // 64 heads x 128 on compute capability 9.0 run the warpgroup-MMA kernel (indexer_wgmma.cu), other shapes mma.sync
 // (half the bf16 kernel's rate on Hopper); `allow_wgmma` false forces mma.sync (the GPU test's comparison).
 cudaError_t indexer_logits_fp8_cuda(const uint8_t* q, const uint8_t* k, const float* k_scale, const float* w,
