@@ -260,7 +260,13 @@ void MLAImpl::add_sparse_indexer_terms(const at::Tensor& x, const at::Tensor& q_
     at::NoGradGuard no_grad;
     at::Tensor q = absorbed_query(q_nope, q_pe);                          // [B, S, H, C + R]
     at::Tensor kv = join_last_dim(keys.ckv, keys.kpe);                   // [B, T, C + R]
-    target = selected_attention_target(q, kv, scale_, causal_mask(ctx.positions, kv.size(1)), topk, valid);
+    if (ctx.kernels && selected_target_kernel_applies(q)) {
+      // On the GPU: the causal and selected log-sum-exps without the [B, S, H, T] scores (valid = within key_end).
+      SelectedTarget fused = selected_target_forward(q, kv, ctx.positions + 1, topk, scale_);
+      target = {fused.probs, fused.recall};
+    } else {
+      target = selected_attention_target(q, kv, scale_, causal_mask(ctx.positions, kv.size(1)), topk, valid);
+    }
   }
   ctx.indexer_terms->kl.push_back(indexer_kl(target.probs, scores, valid));  // [B, S]
   ctx.indexer_terms->recall.push_back(target.recall);                        // [B, S]

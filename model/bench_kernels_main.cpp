@@ -16,6 +16,8 @@
 #include <utility>
 
 #include "kernels/sparse_mla_cuda.h"
+#include "model/attention.h"
+#include "model/indexer_loss.h"
 #include "model/kernel_ops.h"
 #include "model/layers.h"
 #include "model/sampling.h"
@@ -244,6 +246,37 @@ void bench_indexer_selected(int64_t queries, int64_t heads, int64_t dim, int64_t
   std::fflush(stdout);
 }
 
+// Sparse training's indexer-KL target (the head-averaged attention probabilities over the selected keys and the
+// recall) for `batch` causal sequences of `seq` tokens: the kernels of kernels/attention_target.h against the ATen
+// formulation the model runs without them (selected_attention_target), in the same run. FLOPs: the causal scores
+// once and the selected scores twice (the kernels' two walks); ATen's GEMM also scores the keys after each query.
+void bench_selected_target(int64_t batch, int64_t seq, int64_t heads, int64_t dim, int64_t topk) {
+  at::manual_seed(0);
+  auto opts = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+  at::Tensor q = at::randn({batch, seq, heads, dim}, opts), kv = at::randn({batch, seq, dim}, opts);
+  at::Tensor positions = at::arange(seq, opts.dtype(at::kLong)).unsqueeze(0).repeat({batch, 1});
+  at::Tensor topk_idx = (at::rand({batch, seq, topk}, opts.dtype(at::kFloat)) * (positions + 1).unsqueeze(-1))
+                            .to(at::kLong);  // causal keys, some repeated (both sides count a repeat twice)
+  at::Tensor causal = causal_mask(positions, seq), valid = selected_valid(topk_idx, positions);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+  SelectedTarget ours_out;
+  AttentionTarget eager_out;
+  auto ours = [&] { ours_out = selected_target_forward(q, kv, positions + 1, topk_idx, scale); };
+  auto eager = [&] { eager_out = selected_attention_target(q, kv, scale, causal, topk_idx, valid); };
+  const double flops = 2.0 * batch * heads * dim * (seq * (seq + 1) / 2.0 + 2.0 * seq * topk);
+  const double ours_s = seconds_per_call(ours, 2, 10), eager_s = seconds_per_call(eager, 2, 5);
+  const double ours_mib = peak_mib(ours), eager_mib = peak_mib(eager);
+  const double diff = (ours_out.probs - eager_out.probs).abs().max().item<double>();
+  const double recall_diff = (ours_out.recall - eager_out.recall).abs().max().item<double>();
+  for (auto [impl, secs, mib] : {std::tuple<const char*, double, double>{"dsrl", ours_s, ours_mib},
+                                 {"eager", eager_s, eager_mib}})
+    std::printf("{\"kernel\": \"selected_target\", \"impl\": \"%s\", \"batch\": %ld, \"seq\": %ld, \"heads\": %ld, "
+                "\"dim\": %ld, \"topk\": %ld, \"ms\": %.3f, \"tflops\": %.1f, \"peak_mib\": %.0f, "
+                "\"max_diff_vs_eager\": %.2g, \"recall_max_diff\": %.2g}\n",
+                impl, batch, seq, heads, dim, topk, secs * 1e3, flops / secs / 1e12, mib, diff, recall_diff);
+  std::fflush(stdout);
+}
+
 // Sampling 64 rows of a 129,280-token vocabulary at top-p 0.95 with the kept sets as packed bits (what a recording
 // rollout step needs): the fused kernel against model/sampling.h's ATen path (sort, softmax, cumsum) + packing.
 void bench_sampling(int64_t rows, int64_t vocab, double top_p) {
@@ -300,6 +333,8 @@ int main(int argc, char** argv) {
     }
     dsrl::bench_indexer_selected(4096, 64, 128, 4096, 2048);  // sparse training's KL at V3.2's indexer shape
     dsrl::bench_indexer_selected(8192, 8, 64, 8192, 256);     // the 286M model's (4 x 2048 tokens)
+    dsrl::bench_selected_target(4, 2048, 16, 288, 256);       // its KL target, the 286M model's attention
+    dsrl::bench_selected_target(1, 4096, 128, 576, 2048);     // at V3.2's attention shape
     dsrl::bench_indexer_decode(64, 8192, 64, 128, 2048);
     dsrl::bench_indexer_decode(64, 8192, 64, 128, 2048, true);
   }

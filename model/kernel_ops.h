@@ -71,6 +71,22 @@ at::Tensor indexer_selected_scores(const at::Tensor& q, const at::Tensor& w, con
 // Whether selected_scores_forward would run the CUDA kernel for this q ([..., H, D]).
 bool selected_scores_kernel_applies(const at::Tensor& q);
 
+// Sparse training's indexer-KL target over the selected keys (kernels/attention_target.h), without the
+// [B, S, H, T] scores: q [B, S, H, W] absorbed queries, kv [B, T, W], key_end [B, S] (a query's causal keys are
+// [0, key_end), clamped to [0, T]), topk [B, S, K] key positions (an entry outside [0, key_end) selects nothing);
+// key_end and topk int32 or int64. scale: the attention's softmax scale. CUDA: bf16 q and kv, shapes
+// selected_target_cuda_supports accepts; CPU: the C++ reference in fp32.
+struct SelectedTarget {
+  at::Tensor probs;         // [B, S, K] fp32: head-averaged attention probabilities over the selected keys
+  at::Tensor recall;        // [B, S] fp32: the selected keys' share of the causal attention mass, head-averaged
+  at::Tensor lse_causal;    // [B, S, H] fp32 log-sum-exp of the scaled scores over the causal keys
+  at::Tensor lse_selected;  // [B, S, H] fp32 over the selected ones (-inf where none)
+};
+SelectedTarget selected_target_forward(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_end,
+                                       const at::Tensor& topk, double scale);
+// Whether selected_target_forward would run the CUDA kernels for this q ([..., H, W]).
+bool selected_target_kernel_applies(const at::Tensor& q);
+
 // Fused sampling (kernels/sampling.h): one token per row of logits [B, V] (any float dtype), each drawn by inverse
 // CDF from its uniform in [0, 1) (uniforms [B] fp64, any device). CUDA logits run the kernel, CPU ones the C++
 // reference. Same parameters and checks as model/sampling.h.

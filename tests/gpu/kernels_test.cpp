@@ -425,6 +425,7 @@ TEST(GpuKernelsInModel, SparseIndexerKlMatchesTheEagerPath) {
   at::Tensor want = gradients_of(model, tokens, eager, &e, kl, ".indexer.");
   at::Tensor got = gradients_of(model, tokens, kernels_replaying(eager, e), &k, kl, ".indexer.");
   EXPECT_LT(relative_error(at::stack(k.indexer.kl), at::stack(e.indexer.kl)), 2e-2) << "KL per layer and query";
+  EXPECT_LT(relative_error(at::stack(k.indexer.recall), at::stack(e.indexer.recall)), 1e-2) << "recall";
   ASSERT_EQ(got.sizes(), want.sizes());
   EXPECT_LT(relative_error(got, want), 5e-2) << "indexer weight gradients";
   EXPECT_GT(want.abs().sum().item<double>(), 0.0);

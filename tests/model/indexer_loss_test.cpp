@@ -5,6 +5,7 @@
 
 #include "model/attention.h"
 #include "model/indexer_loss.h"
+#include "model/kernel_ops.h"
 #include "model/layers.h"
 #include "tests/model/model_fixture.h"
 
@@ -66,6 +67,40 @@ TEST(IndexerLoss, SelectedTargetEqualsTheFullTargetAtTheSelectedKeys) {
   EXPECT_LE(max_diff(got.recall, full.recall), 1e-5);
   EXPECT_LE(max_diff(got.probs.sum(-1), at::ones({B, S})), 1e-5) << "p_t is L1-normalised over the selection";
   EXPECT_LT(got.recall.narrow(1, k + 1, S - k - 1).max().item<double>(), 0.999) << "later queries lose mass";
+}
+
+// The fused target's op (kernels/attention_target.h; the C++ reference on the CPU) against the ATen formulation,
+// with a repeated key, a future key, -1 entries and a query with no causal key at all.
+TEST(IndexerLoss, SelectedTargetOpMatchesTheAtenTarget) {
+  at::manual_seed(8);
+  const int64_t B = 2, H = 3, S = 11, T = 13, W = 8, k = 5;
+  at::Tensor q = at::randn({B, S, H, W}), kv = at::randn({B, T, W});
+  at::Tensor positions = (at::arange(S) + 2).unsqueeze(0).repeat({B, 1});
+  positions[1][0] = -1;  // no causal key: everything -inf and 0
+  at::Tensor topk = at::randint(-1, T, {B, S, k});
+  topk[0][4][1] = topk[0][4][0] = 3;  // a repeat counts twice, in both
+  topk[0][5][2] = 12;                 // after its query: selects nothing
+  at::Tensor causal = causal_mask(positions, T), valid = selected_valid(topk, positions);
+  SelectedTarget got = selected_target_forward(q, kv, positions + 1, topk, 0.35);
+  AttentionTarget want = selected_attention_target(q, kv, 0.35, causal, topk, valid);
+  at::Tensor scores = at::einsum("bshw,btw->bsht", {q, kv}) * 0.35;  // [B, S, H, T]
+  at::Tensor lse_causal = at::logsumexp(scores.masked_fill(causal.logical_not().unsqueeze(2), -INFINITY), {-1});
+  at::Tensor real = at::ones({B, S}, at::kBool);
+  real[1][0] = false;
+  EXPECT_LE(max_diff(got.probs, want.probs), 1e-5);
+  EXPECT_LE(max_diff(got.recall.masked_select(real), want.recall.masked_select(real)), 1e-5);
+  EXPECT_LE(max_diff(got.lse_causal.masked_select(real.unsqueeze(-1)),
+                     lse_causal.masked_select(real.unsqueeze(-1))), 1e-5);
+  EXPECT_EQ(got.recall[1][0].item<float>(), 0.f);
+  EXPECT_EQ(got.probs[1][0].abs().sum().item<float>(), 0.f);
+  EXPECT_TRUE(at::isinf(got.lse_causal[1][0]).all().item<bool>());
+  EXPECT_TRUE(at::isinf(got.lse_selected[1][0]).all().item<bool>());
+  EXPECT_GT(got.probs[0][4][0].item<float>(), 0.f);
+  EXPECT_EQ(got.probs[0][4][0].item<float>(), got.probs[0][4][1].item<float>()) << "each copy of the repeat";
+  EXPECT_EQ(got.probs[0][5][2].item<float>(), 0.f);
+  EXPECT_THROW(selected_target_forward(q, kv.narrow(2, 0, 4), positions + 1, topk, 0.35), std::exception);
+  EXPECT_THROW(selected_target_forward(q, kv, positions.narrow(1, 0, 4), topk, 0.35), std::exception);
+  EXPECT_THROW(selected_target_forward(q, kv, positions + 1, topk.to(at::kFloat), 0.35), std::exception);
 }
 
 TEST(IndexerLoss, SelectedScoresGiveTheFullScoresKlAndGradients) {
