@@ -2,14 +2,17 @@
 //
 // causal_lse_kernel: the rows of one sequence's q, [s_q * heads, dim], all score the same keys (MQA), so a CTA takes
 //   128 consecutive rows (8 warps x 16) with their queries in shared memory, streams the keys [0, its largest
-//   key_end) through a double buffer in blocks of 32, and keeps each row's log-sum-exp in base 2. Each thread keeps
-//   a partial over the columns it holds; the quad of lanes sharing a row merges them at the end.
+//   key_end) through a double buffer in blocks of 64 (32 at 576 channels), and keeps each row's log-sum-exp in
+//   base 2. Each thread keeps a partial over the columns it holds; the quad of lanes sharing a row merges them at
+//   the end.
 //
-// selected_probs_kernel: one CTA per query and group of 16 * kHeadTiles heads (4 warps). It gathers the query's
-//   selected rows in blocks of 64 (warp w scores keys [16w, 16w + 16) of a block for every head of the group) twice:
-//   the first walk makes the log-sum-exp over the selected keys (merged over lanes, then warps, in shared memory),
-//   the second sums exp(score - lse) over the heads into each key's probability. The recall follows from the two
-//   log-sum-exps, which is why the causal kernel runs first.
+// selected_probs_kernel: one CTA per query and group of 16 * kHeadTiles heads. It gathers the query's selected rows
+//   in blocks of 64; four key groups of warps score 16 keys of a block each, for all the group's heads (one warp)
+//   or half of them (two warps, from 32 heads on). The first walk makes the log-sum-exp over the selected keys
+//   (merged over lanes, then key groups, in shared memory). Then each key's probability is the sum over the heads
+//   of exp(score - lse): from the scores the first walk kept in shared memory where they fit (48 KB; the 286M
+//   model's 16 heads x 256 keys take 17), else from a second walk. The recall follows from the two log-sum-exps,
+//   which is why the causal kernel runs first.
 #include "kernels/attention_target_cuda.h"
 #include "kernels/sparse_mla_common.cuh"
 #include "kernels/tensor_core.cuh"
@@ -36,6 +39,7 @@ struct Args {
   int topk;
   int n_kv;
   float scale_log2;  // scale * log2(e): scores in base-2 units
+  int score_stride;  // selected_probs_kernel: floats a head's scores take in shared memory; 0 = not kept
 };
 
 // (m, l) += (om, ol) for log-sum-exps kept as a running max m and a sum l of 2^(x - m).
@@ -105,7 +109,7 @@ template <int kDim>
 struct CausalPlan {
   static constexpr int kRows = 128;  // (query, head) rows per CTA: 8 warps x 16
   static constexpr int kThreads = 256;
-  static constexpr int kBlockKeys = 32;
+  static constexpr int kBlockKeys = kDim <= 288 ? 64 : 32;  // at 576 two blocks of 64 would not fit beside q
   static constexpr int kLoadChunks = kDim / 8;
   static constexpr int kRowChunks = (kLoadChunks + 7) / 8 * 8;
   static constexpr int kQBytes = kRows * kRowChunks * 16;
@@ -180,31 +184,43 @@ __global__ void __launch_bounds__(CausalPlan<kDim>::kThreads, 1) causal_lse_kern
     if (t == 0 && row_a + 8 * r < rows) a.out.lse_causal[seq * rows + row_a + 8 * r] = lse.log2_total(r) * kLn2;
 }
 
+constexpr int kSmemLimit = 227 * 1024;       // opt-in shared memory per CTA on sm_90
+constexpr int kKeptScoreBytes = 48 * 1024;  // the most a CTA keeps of its scores between the two walks
+
 template <int kDim, int kHeadTiles>
 struct SelectedPlan {
-  static constexpr int kHeads = 16 * kHeadTiles;  // heads per CTA
-  static constexpr int kWarps = 4;
+  static constexpr int kHeads = 16 * kHeadTiles;                // heads per CTA
+  static constexpr int kHeadSplit = kHeadTiles >= 2 ? 2 : 1;    // warps sharing a block's keys, one head half each
+  static constexpr int kWarpTiles = kHeadTiles / kHeadSplit;    // head tiles per warp
+  static constexpr int kKeyGroups = 4;                          // 16 keys of a block each
+  static constexpr int kWarps = kKeyGroups * kHeadSplit;
   static constexpr int kThreads = 32 * kWarps;
-  static constexpr int kBlockKeys = 16 * kWarps;  // 16 keys a warp
+  static constexpr int kBlockKeys = 16 * kKeyGroups;
   static constexpr int kLoadChunks = kDim / 8;
   static constexpr int kRowChunks = (kLoadChunks + 7) / 8 * 8;
   static constexpr int kQBytes = kHeads * kRowChunks * 16;
   static constexpr int kTileBytes = kBlockKeys * kRowChunks * 16;
+  // Without the kept scores, which follow (Args::score_stride floats a head).
   static constexpr int kSmemBytes =
-      kQBytes + 2 * kTileBytes + (2 * kBlockKeys + 2 * kWarps * kHeads + kHeads + kWarps) * 4;
+      kQBytes + 2 * kTileBytes + (2 * kBlockKeys + 2 * kKeyGroups * kHeads + kHeads + kWarps) * 4;
 };
+
+// Floats a head's kept scores take: the selection rounded up to whole blocks, plus 8 to spread the rows over banks.
+int kept_score_stride(int topk) { return (topk + 63) / 64 * 64 + 8; }
 
 template <int kDim, int kHeadTiles>
 __global__ void __launch_bounds__(SelectedPlan<kDim, kHeadTiles>::kThreads) selected_probs_kernel(Args a) {
   using P = SelectedPlan<kDim, kHeadTiles>;
   extern __shared__ __align__(128) uint8_t smem[];
   int32_t* idx_s = reinterpret_cast<int32_t*>(smem + P::kQBytes + 2 * P::kTileBytes);  // [2, kBlockKeys]
-  float* part_m = reinterpret_cast<float*>(idx_s + 2 * P::kBlockKeys);                  // [kWarps, kHeads]
-  float* part_l = part_m + P::kWarps * P::kHeads;                                        // [kWarps, kHeads]
-  float* lse2_s = part_l + P::kWarps * P::kHeads;                                        // [kHeads], base 2
+  float* part_m = reinterpret_cast<float*>(idx_s + 2 * P::kBlockKeys);                  // [kKeyGroups, kHeads]
+  float* part_l = part_m + P::kKeyGroups * P::kHeads;                                    // [kKeyGroups, kHeads]
+  float* lse2_s = part_l + P::kKeyGroups * P::kHeads;                                    // [kHeads], base 2
   float* recall_s = lse2_s + P::kHeads;                                                  // [kWarps]
+  float* scores_s = recall_s + P::kWarps;  // [kHeads, score_stride] base-2 scores, when kept
   const uint32_t q_tile = smem_addr(smem), kv_tiles = q_tile + P::kQBytes;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int key_group = warp % P::kKeyGroups, tile0 = (warp / P::kKeyGroups) * P::kWarpTiles;
   const int groups = a.heads / P::kHeads;
   const int64_t query = blockIdx.x / groups, seq = query / a.s_q;
   const int head0 = (blockIdx.x % groups) * P::kHeads;
@@ -212,10 +228,12 @@ __global__ void __launch_bounds__(SelectedPlan<kDim, kHeadTiles>::kThreads) sele
   const bf16* kv = a.kv + seq * a.n_kv * static_cast<int64_t>(kDim);
   const int32_t* query_sel = a.sel + query * a.topk;
   const int blocks = (a.topk + P::kBlockKeys - 1) / P::kBlockKeys;
+  const bool kept = a.score_stride > 0;
 
   mla::copy_rows<P::kHeads, P::kLoadChunks, P::kRowChunks, P::kThreads>(a.q + (query * a.heads + head0) * kDim,
                                                                         q_tile);
-  // Walks the selected rows in blocks: body(block, buf, s) with this warp's masked base-2 scores s[head tile][n8].
+  // Walks the selected rows in blocks: body(block, s) with this warp's masked base-2 scores s[its head tile][n8]
+  // of keys [16 * key_group, +16) of the block.
   auto walk = [&](auto&& body) {
     auto gather = [&](int block, int buf) {
       mla::gather_rows<P::kBlockKeys, P::kLoadChunks, P::kRowChunks, P::kThreads>(
@@ -232,16 +250,17 @@ __global__ void __launch_bounds__(SelectedPlan<kDim, kHeadTiles>::kThreads) sele
         gather(block + 1, buf ^ 1);
         cp_async_commit();
       }
-      float s[kHeadTiles][2][4];
+      float s[P::kWarpTiles][2][4];
 #pragma unroll
-      for (int ht = 0; ht < kHeadTiles; ++ht) {
-        warp_scores<kDim, P::kRowChunks>(q_tile, ht * 16, kv_tiles + buf * P::kTileBytes, warp * 16, s[ht]);
+      for (int i = 0; i < P::kWarpTiles; ++i) {
+        warp_scores<kDim, P::kRowChunks>(q_tile, (tile0 + i) * 16, kv_tiles + buf * P::kTileBytes, key_group * 16,
+                                         s[i]);
 #pragma unroll
         for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
-            const bool valid = idx_s[buf * P::kBlockKeys + warp * 16 + nt * 8 + 2 * t + (e & 1)] >= 0;
-            s[ht][nt][e] = valid ? s[ht][nt][e] * a.scale_log2 : -INFINITY;
+            const bool valid = idx_s[buf * P::kBlockKeys + key_group * 16 + nt * 8 + 2 * t + (e & 1)] >= 0;
+            s[i][nt][e] = valid ? s[i][nt][e] * a.scale_log2 : -INFINITY;
           }
       }
       body(block, s);
@@ -250,20 +269,31 @@ __global__ void __launch_bounds__(SelectedPlan<kDim, kHeadTiles>::kThreads) sele
     __syncthreads();  // every warp is done with both buffers
   };
 
-  // Walk 1: the log-sum-exp over the selected keys, per head.
-  RowLse lse[kHeadTiles];
-  walk([&](int, const float (&s)[kHeadTiles][2][4]) {
+  // Walk 1: the log-sum-exp over the selected keys, per head; the scores stay in shared memory when they fit.
+  RowLse lse[P::kWarpTiles];
+  walk([&](int block, const float (&s)[P::kWarpTiles][2][4]) {
 #pragma unroll
-    for (int ht = 0; ht < kHeadTiles; ++ht) lse[ht].add(s[ht]);
+    for (int i = 0; i < P::kWarpTiles; ++i) {
+      lse[i].add(s[i]);
+      if (!kept) continue;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int head = (tile0 + i) * 16 + g + 8 * r, key = block * P::kBlockKeys + key_group * 16 + nt * 8 + 2 * t;
+          *reinterpret_cast<float2*>(scores_s + head * a.score_stride + key) =
+              make_float2(s[i][nt][2 * r], s[i][nt][2 * r + 1]);
+        }
+    }
   });
 #pragma unroll
-  for (int ht = 0; ht < kHeadTiles; ++ht) {
-    lse[ht].merge_quad();
+  for (int i = 0; i < P::kWarpTiles; ++i) {
+    lse[i].merge_quad();
 #pragma unroll
     for (int r = 0; r < 2; ++r)
       if (t == 0) {
-        part_m[warp * P::kHeads + ht * 16 + g + 8 * r] = lse[ht].m[r];
-        part_l[warp * P::kHeads + ht * 16 + g + 8 * r] = lse[ht].l[r];
+        part_m[key_group * P::kHeads + (tile0 + i) * 16 + g + 8 * r] = lse[i].m[r];
+        part_l[key_group * P::kHeads + (tile0 + i) * 16 + g + 8 * r] = lse[i].l[r];
       }
   }
   __syncthreads();
@@ -271,9 +301,9 @@ __global__ void __launch_bounds__(SelectedPlan<kDim, kHeadTiles>::kThreads) sele
   if (threadIdx.x < P::kHeads) {
     const int h = threadIdx.x;
     float m = part_m[h], l = part_l[h];
-    for (int w = 1; w < P::kWarps; ++w) merge_lse(m, l, part_m[w * P::kHeads + h], part_l[w * P::kHeads + h]);
+    for (int k = 1; k < P::kKeyGroups; ++k) merge_lse(m, l, part_m[k * P::kHeads + h], part_l[k * P::kHeads + h]);
     const float lse2 = l > 0.f ? m + log2f(l) : -INFINITY;
-    lse2_s[h] = lse2;
+    lse2_s[h] = lse2 == -INFINITY ? 0.f : lse2;  // nothing selected: every score is -inf, and exp2 gives 0
     const int64_t at = query * a.heads + head0 + h;
     a.out.lse_selected[at] = lse2 * kLn2;
     if (lse2 != -INFINITY) recall = exp2f(lse2 - a.out.lse_causal[at] * kLog2e);
@@ -290,17 +320,30 @@ __global__ void __launch_bounds__(SelectedPlan<kDim, kHeadTiles>::kThreads) sele
     else atomicAdd(a.out.recall + query, total);
   }
 
-  // Walk 2: each key's probability, summed over the heads.
-  walk([&](int block, const float (&s)[kHeadTiles][2][4]) {
-    float col[2][2] = {};  // [n8 tile][column 2t, 2t + 1]
+  // Each key's probability, summed over the heads: from the kept scores, or from a second walk.
+  auto put = [&](int key, float sum, bool alone) {
+    float* dst = a.out.probs + query * a.topk + key;
+    const float p = sum / static_cast<float>(a.heads);
+    if (alone) *dst = p;
+    else atomicAdd(dst, p);
+  };
+  if (kept) {
+    for (int key = threadIdx.x; key < a.topk; key += P::kThreads) {
+      float sum = 0.f;
+      for (int h = 0; h < P::kHeads; ++h) sum += exp2f(scores_s[h * a.score_stride + key] - lse2_s[h]);
+      put(key, sum, groups == 1);
+    }
+    return;
+  }
+  walk([&](int block, const float (&s)[P::kWarpTiles][2][4]) {
+    float col[2][2] = {};  // [n8 tile][column 2t, 2t + 1] over this warp's heads
 #pragma unroll
-    for (int ht = 0; ht < kHeadTiles; ++ht)
+    for (int i = 0; i < P::kWarpTiles; ++i)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const float base = lse2_s[ht * 16 + g + 8 * (e / 2)];
-        const float shift = base == -INFINITY ? 0.f : base;  // nothing selected: every score is -inf
+        const float base = lse2_s[(tile0 + i) * 16 + g + 8 * (e / 2)];
 #pragma unroll
-        for (int nt = 0; nt < 2; ++nt) col[nt][e & 1] += exp2f(s[ht][nt][e] - shift);
+        for (int nt = 0; nt < 2; ++nt) col[nt][e & 1] += exp2f(s[i][nt][e] - base);
       }
 #pragma unroll
     for (int nt = 0; nt < 2; ++nt)
@@ -308,15 +351,27 @@ __global__ void __launch_bounds__(SelectedPlan<kDim, kHeadTiles>::kThreads) sele
       for (int c = 0; c < 2; ++c) {
 #pragma unroll
         for (int mask = 4; mask < 32; mask <<= 1) col[nt][c] += __shfl_xor_sync(0xffffffffu, col[nt][c], mask);
-        const int key = block * P::kBlockKeys + warp * 16 + nt * 8 + 2 * t + c;
-        if (g == 0 && key < a.topk) {
-          const float p = col[nt][c] / static_cast<float>(a.heads);
-          float* dst = a.out.probs + query * a.topk + key;
-          if (groups == 1) *dst = p;
-          else atomicAdd(dst, p);
-        }
+        const int key = block * P::kBlockKeys + key_group * 16 + nt * 8 + 2 * t + c;
+        if (g == 0 && key < a.topk) put(key, col[nt][c], groups == 1 && P::kHeadSplit == 1);
       }
   });
+}
+
+template <int kDim, int kHeadTiles>
+cudaError_t launch_selected(Args a, int64_t queries, cudaStream_t stream) {
+  using P = SelectedPlan<kDim, kHeadTiles>;
+  constexpr int kMost = P::kSmemBytes + kKeptScoreBytes < kSmemLimit ? P::kSmemBytes + kKeptScoreBytes : kSmemLimit;
+  static const cudaError_t attribute =
+      cudaFuncSetAttribute(selected_probs_kernel<kDim, kHeadTiles>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMost);
+  if (attribute != cudaSuccess) return attribute;
+  const int64_t kept_bytes = static_cast<int64_t>(P::kHeads) * kept_score_stride(a.topk) * 4;
+  const bool keep = P::kSmemBytes + kept_bytes <= kMost;
+  a.score_stride = keep ? kept_score_stride(a.topk) : 0;
+  const int64_t ctas = queries * (a.heads / P::kHeads);
+  if (ctas > 0x7fffffff) return cudaErrorInvalidValue;
+  selected_probs_kernel<kDim, kHeadTiles><<<static_cast<unsigned>(ctas), P::kThreads,
+                                            P::kSmemBytes + (keep ? kept_bytes : 0), stream>>>(a);
+  return cudaGetLastError();
 }
 
 template <int kDim>
@@ -336,11 +391,9 @@ cudaError_t launch(const Args& a, int64_t batch, cudaStream_t stream) {
   const cudaError_t causal = launch_causal<kDim>(a, batch, stream);
   if (causal != cudaSuccess) return causal;
   const int64_t queries = batch * a.s_q;
-  if (a.heads % 64 == 0)
-    return mla::launch_per_query<selected_probs_kernel<kDim, 4>, SelectedPlan<kDim, 4>>(a, queries, a.heads, stream);
-  if (a.heads % 32 == 0)
-    return mla::launch_per_query<selected_probs_kernel<kDim, 2>, SelectedPlan<kDim, 2>>(a, queries, a.heads, stream);
-  return mla::launch_per_query<selected_probs_kernel<kDim, 1>, SelectedPlan<kDim, 1>>(a, queries, a.heads, stream);
+  if (a.heads % 64 == 0) return launch_selected<kDim, 4>(a, queries, stream);
+  if (a.heads % 32 == 0) return launch_selected<kDim, 2>(a, queries, stream);
+  return launch_selected<kDim, 1>(a, queries, stream);
 }
 
 }  // namespace
@@ -366,7 +419,8 @@ cudaError_t selected_target_cuda(const bf16* q, const bf16* kv, const int32_t* k
                static_cast<int>(s.heads),
                static_cast<int>(s.topk),
                static_cast<int>(s.n_kv),
-               scale * kLog2e};
+               scale * kLog2e,
+               0};
   return s.dim == 576 ? launch<576>(a, s.batch, stream) : launch<288>(a, s.batch, stream);
 }
 

@@ -11,12 +11,14 @@ namespace dsrl::kernels {
 // selected_target_reference on device pointers: bf16 q and kv, fp32 outputs. Two kernels on tensor cores (mma.sync,
 // fp32 scores and sums):
 //   1. the causal log-sum-exp: a CTA takes 128 consecutive (query, head) rows of a sequence, which share its keys,
-//      and scans the keys up to its last row's key_end in blocks of 32 (double-buffered cp.async);
+//      and scans the keys up to its last row's key_end in blocks (double-buffered cp.async);
 //   2. the selected keys: a CTA per query and group of 16, 32 or 64 heads gathers the selected rows in blocks of 64
-//      twice, once for the log-sum-exp over them and once for the head-summed probabilities.
-// The outputs are zeroed first (several head groups add into probs and recall with fp32 atomics, so with more than
-// 64 heads their last bits vary from run to run). cudaErrorInvalidValue when selected_target_cuda_supports() is
-// false, a size exceeds the kernels' int32 indexing or batch exceeds 65,535; else the first launch error.
+//      for the log-sum-exp over them, keeping the scores in shared memory where they fit (48 KB); otherwise it
+//      walks the rows a second time for the head-summed probabilities.
+// The outputs are zeroed first. From 32 heads on, two warps add into each probability, and with more than 64 heads
+// several CTAs add into probs and recall (fp32 atomics, so then their last bits vary from run to run).
+// cudaErrorInvalidValue when selected_target_cuda_supports() is false, a size exceeds the kernels' int32 indexing
+// or batch exceeds 65,535; else the first launch error.
 cudaError_t selected_target_cuda(const __nv_bfloat16* q, const __nv_bfloat16* kv, const int32_t* key_end,
                                  const int32_t* sel, const SelectedTargetOut& out, const SelectedTargetShape& shape,
                                  float scale, cudaStream_t stream);

@@ -30,14 +30,15 @@ double max_diff(const at::Tensor& a, const at::Tensor& b) {
 // Queries at the end of their sequence's keys (positions n_kv - s_q + s, as in training or a prefill chunk), the
 // first query of the last sequence with no causal key at all. Selections hold -1, keys after their query, repeats
 // and slots past a block of 64. 48 heads run as three 16-head groups and 128 as two 64-head groups, whose probs and
-// recall add up with atomics.
+// recall add up with atomics. Selections up to 48 KB of scores a CTA keep them between the kernel's two steps; the
+// 64-head cases and the last two walk the rows twice.
 TEST(GpuSelectedTarget, MatchesReferenceAndAtenAcrossShapes) {
   ASSERT_TRUE(cuda_kernels_available());
   at::manual_seed(11);
   const std::vector<TargetCase> cases = {
       {1, 5, 16, 288, 50, 1, 1.0},      {2, 37, 16, 288, 300, 100, 3.0}, {2, 20, 32, 576, 130, 64, 1.0},
       {1, 9, 48, 576, 500, 200, 2.0},   {2, 16, 64, 576, 2000, 257, 1.0}, {1, 4, 128, 576, 3000, 2048, 1.0},
-      {2, 300, 16, 288, 300, 256, 1.0},
+      {2, 300, 16, 288, 300, 256, 1.0}, {2, 12, 32, 288, 5000, 1500, 1.0}, {1, 6, 16, 288, 4000, 1000, 2.0},
   };
   for (const TargetCase& c : cases) {
     at::Tensor q = (at::randn({c.batch, c.s_q, c.heads, c.dim}) * c.sharpness).to(at::kBFloat16);
