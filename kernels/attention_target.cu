@@ -145,7 +145,8 @@ __global__ void __launch_bounds__(CausalPlan<kDim>::kThreads, 1) causal_lse_kern
     for (int c = threadIdx.x; c < P::kBlockKeys * P::kLoadChunks; c += P::kThreads) {
       const int row = c / P::kLoadChunks, chunk = c % P::kLoadChunks, key = block * P::kBlockKeys + row;
       const bool real = key < end;
-      cp_async_16(tile + swizzled(row, chunk, P::kRowChunks), kv + (real ? key : 0) * kDim + chunk * 8, real);
+      const int64_t at = real ? static_cast<int64_t>(key) * kDim + chunk * 8 : 0;
+      cp_async_16(tile + swizzled(row, chunk, P::kRowChunks), kv + at, real);
     }
   };
   if (blocks > 0) load(0, kv_tiles);

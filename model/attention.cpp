@@ -121,8 +121,9 @@ at::Tensor IndexerImpl::selected_scores(const at::Tensor& x, const at::Tensor& q
   return index.masked_fill(valid.logical_not(), -INFINITY);
 }
 
-at::Tensor IndexerImpl::choose(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys,
+at::Tensor IndexerImpl::choose(const at::Tensor& x, const at::Tensor& q_lat, const LayerKeys& cached,
                                const AttentionContext& ctx) {
+  const at::Tensor& keys = cached.index_k;
   if (!ctx.kernels || keys.scalar_type() != at::kBFloat16) return select(scores(x, q_lat, keys, ctx));
   auto [q, w] = queries(x, q_lat, ctx);
   if (!indexer_kernel_applies(q)) return select(scores(x, q_lat, keys, ctx));
@@ -134,10 +135,13 @@ at::Tensor IndexerImpl::choose(const at::Tensor& x, const at::Tensor& q_lat, con
   const int64_t k = std::min<int64_t>(topk, T);
   if (!fp8) return indexer_topk(q, keys, wd, key_end, k).to(at::kLong);
   // FP8 on FP8 MMAs, with the simulation's quantisation (score_operands): one power-of-two scale per row (d <= 128),
-  // the queries' folded into w. A device without FP8 MMAs keeps the simulation.
-  Fp8Blocks q8 = fp8_e4m3_quantize(hadamard_rotate(q)), k8 = fp8_e4m3_quantize(hadamard_rotate(keys));
+  // the queries' folded into w. The KV cache quantises each key once, when written; without a cache (training) the
+  // keys are quantised here. A device without FP8 MMAs keeps the simulation.
+  Fp8Blocks q8 = fp8_e4m3_quantize(hadamard_rotate(q));
   if (!indexer_kernel_applies(q8.values)) return select(scores(x, q_lat, keys, ctx));
-  return indexer_topk(q8.values, k8.values, wd * q8.scales.squeeze(-1), key_end, k, k8.scales.squeeze(-1))
+  Fp8Blocks k8 = cached.index_k8.defined() ? Fp8Blocks{cached.index_k8, cached.index_k_scale}
+                                           : fp8_e4m3_quantize(hadamard_rotate(keys));
+  return indexer_topk(q8.values, k8.values, wd * q8.scales.squeeze(-1), key_end, k, k8.scales.reshape({-1, T}))
       .to(at::kLong);
 }
 
@@ -193,7 +197,7 @@ at::Tensor MLAImpl::forward(const at::Tensor& x, const LayerKeys& keys, const At
   } else if (ctx.sparse || chosen_topk || ctx.indexer_terms) {
     at::NoGradGuard no_grad;  // the selection is discrete; the indexer learns from its own KL loss
     topk = index_scores.defined() ? indexer->select(index_scores.detach())
-                                  : indexer->choose(x, q_lat, keys.index_k, ctx);
+                                  : indexer->choose(x, q_lat, keys, ctx);
   }
   if (chosen_topk) *chosen_topk = topk;
   if (ctx.indexer_terms && ctx.sparse) {
@@ -260,7 +264,7 @@ void MLAImpl::add_sparse_indexer_terms(const at::Tensor& x, const at::Tensor& q_
     at::NoGradGuard no_grad;
     at::Tensor q = absorbed_query(q_nope, q_pe);                          // [B, S, H, C + R]
     at::Tensor kv = join_last_dim(keys.ckv, keys.kpe);                   // [B, T, C + R]
-    if (ctx.kernels && selected_target_kernel_applies(q)) {
+    if (ctx.kernels && selected_target_kernel_applies(q) && kv.scalar_type() == at::kBFloat16) {
       // On the GPU: the causal and selected log-sum-exps without the [B, S, H, T] scores (valid = within key_end).
       SelectedTarget fused = selected_target_forward(q, kv, ctx.positions + 1, topk, scale_);
       target = {fused.probs, fused.recall};

@@ -41,6 +41,10 @@ struct LayerKeys {
   at::Tensor ckv;      // [B, T, C]  normalised kv latent
   at::Tensor kpe;      // [B, T, R]  roped shared key
   at::Tensor index_k;  // [B, T, d]  indexer keys (roped, LayerNorm'd)
+  // With indexer_fp8, from a KV cache: the indexer keys as the FP8 kernels take them, quantised once when cached
+  // (fp8_e4m3_quantize of hadamard_rotate(index_k)): e4m3 values [B, T, d] and power-of-two scales [B, T] fp32.
+  // Undefined otherwise (the indexer then quantises index_k itself).
+  at::Tensor index_k8, index_k_scale;
 };
 
 // Lightning indexer: I[t, s] = sum_j w[t, j] * ReLU(q[t, j] . k[s]) * d^-0.5, w = weights_proj(x) * Hi^-0.5 (fp32).
@@ -55,9 +59,9 @@ class IndexerImpl : public torch::nn::Module {
   // Top-k key positions per query, -1 where fewer than k causal keys exist. scores: [B, S, T] -> [B, S, min(k, T)] int64
   at::Tensor select(const at::Tensor& scores) const;
   // The same selection from the inputs, for when the scores are not needed (it carries no gradient either way): with
-  // ctx.kernels on CUDA bf16 it runs the indexer kernels (positions in ascending order, [B, S, T] never stored);
-  // else select(scores(...)).
-  at::Tensor choose(const at::Tensor& x, const at::Tensor& q_lat, const at::Tensor& keys, const AttentionContext& ctx);
+  // ctx.kernels on CUDA bf16 it runs the indexer kernels (positions in ascending order, [B, S, T] never stored; with
+  // fp8, on keys.index_k8 where the cache has them); else select(scores(...)).
+  at::Tensor choose(const at::Tensor& x, const at::Tensor& q_lat, const LayerKeys& keys, const AttentionContext& ctx);
 
   // Scores of the selected keys only, with gradient (sparse training's KL). topk: [B, S, k] key positions (-1 or
   // a key after the query: -inf) -> [B, S, k] fp32. Never [B, S, T]: with ctx.kernels on CUDA bf16 the kernels of

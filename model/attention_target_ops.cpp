@@ -41,6 +41,8 @@ kernels::SelectedTargetShape checked_shape(const at::Tensor& q, const at::Tensor
              key_end.device().str(), topk.device().str());
   DSRL_CHECK(kv.size(1) < std::numeric_limits<int32_t>::max(), "{}: {} keys per sequence exceed int32", kFn,
              kv.size(1));
+  DSRL_CHECK(topk.size(2) <= (int64_t{1} << 30), "{}: top-{} exceeds the 2^30 selected keys a query may have", kFn,
+             topk.size(2));
   return {B, S, q.size(2), kv.size(1), q.size(3), topk.size(2)};
 }
 

@@ -6,8 +6,13 @@
 
 #include "common/error.h"
 #include "model/attention.h"
+#include "model/layers.h"
 
 namespace dsrl {
+namespace {
+// Whether a model's cache keeps the FP8 copy of the indexer keys: the FP8 indexer with one scale per key.
+bool keeps_fp8_keys(const ModelConfig& c) { return c.indexer_fp8 && c.index_head_dim <= 128; }
+}  // namespace
 
 KVCache::KVCache(const ModelConfig& c, int64_t rows, int64_t max_len, const at::TensorOptions& options)
     : lengths_(rows, 0), max_len_(max_len), token_bytes_(token_bytes(c, options.dtype().toScalarType())),
@@ -19,6 +24,10 @@ KVCache::KVCache(const ModelConfig& c, int64_t rows, int64_t max_len, const at::
     ckv_.push_back(latent.narrow(-1, 0, c.kv_lora_rank));
     kpe_.push_back(latent.narrow(-1, c.kv_lora_rank, c.qk_rope_head_dim));
     index_k_.push_back(at::zeros({rows, max_len, c.index_head_dim}, options));
+    if (keeps_fp8_keys(c)) {
+      index_k8_.push_back(at::zeros({rows, max_len, c.index_head_dim}, options.dtype(at::kByte)));
+      index_scale_.push_back(at::ones({rows, max_len}, options.dtype(at::kFloat)));
+    }
   }
 }
 
@@ -27,8 +36,10 @@ std::vector<int64_t> KVCache::lengths() const {
 }
 
 int64_t KVCache::token_bytes(const ModelConfig& c, at::ScalarType dtype) {
-  return c.num_hidden_layers * (c.kv_lora_rank + c.qk_rope_head_dim + c.index_head_dim) *
-         static_cast<int64_t>(c10::elementSize(dtype));
+  const int64_t fp8_copy = keeps_fp8_keys(c) ? c.index_head_dim + 4 : 0;  // e4m3 values and an fp32 scale
+  return c.num_hidden_layers *
+         ((c.kv_lora_rank + c.qk_rope_head_dim + c.index_head_dim) * static_cast<int64_t>(c10::elementSize(dtype)) +
+          fp8_copy);
 }
 
 void KVCache::set_window(int64_t first, int64_t count) {
@@ -43,7 +54,7 @@ void KVCache::move_row(int64_t from, int64_t to) {
              to, rows());
   if (from == to) return;
   const int64_t n = lengths_[from];
-  for (auto* storage : {&ckv_, &kpe_, &index_k_})
+  for (auto* storage : {&ckv_, &kpe_, &index_k_, &index_k8_, &index_scale_})
     for (auto& t : *storage)
       if (n > 0) t[to].narrow(0, 0, n).copy_(t[from].narrow(0, 0, n));
   lengths_[to] = n;
@@ -54,6 +65,7 @@ int64_t KVCache::bytes() const {
   int64_t total = 0;
   for (size_t i = 0; i < ckv_.size(); ++i)
     total += ckv_[i].storage().nbytes() + index_k_[i].nbytes();  // c_kv's storage holds k_pe too
+  for (size_t i = 0; i < index_k8_.size(); ++i) total += index_k8_[i].nbytes() + index_scale_[i].nbytes();
   return total;
 }
 
@@ -93,7 +105,18 @@ LayerKeys KVCache::append(int64_t layer, const LayerKeys& fresh) {
     kpe.index_put_({rows_, slots_}, entries(fresh.kpe));
     index_k.index_put_({rows_, slots_}, entries(fresh.index_k));
   }
-  return LayerKeys{ckv.narrow(1, 0, keys_), kpe.narrow(1, 0, keys_), index_k.narrow(1, 0, keys_)};
+  LayerKeys keys{ckv.narrow(1, 0, keys_), kpe.narrow(1, 0, keys_), index_k.narrow(1, 0, keys_)};
+  if (index_k8_.empty()) return keys;
+  // The FP8 copy: only the new entries are quantised (the indexer's own quantisation, per key).
+  at::Tensor index_k8 = window(index_k8_[layer]), scale = window(index_scale_[layer]);
+  if (rows_.numel() > 0) {
+    Fp8Blocks q = fp8_e4m3_quantize(hadamard_rotate(entries(fresh.index_k)));  // [n, d], [n, 1]
+    index_k8.index_put_({rows_, slots_}, q.values.view(at::kByte));
+    scale.index_put_({rows_, slots_}, q.scales.squeeze(-1));
+  }
+  keys.index_k8 = index_k8.narrow(1, 0, keys_).view(at::kFloat8_e4m3fn);
+  keys.index_k_scale = scale.narrow(1, 0, keys_);
+  return keys;
 }
 
 void KVCache::advance() {

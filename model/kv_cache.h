@@ -1,6 +1,8 @@
 // The latent KV cache of a batch of sequences: per layer c_kv [rows, Smax, C] and k_pe [rows, Smax, R] (two views
 // of one [rows, Smax, C + R] buffer, so the MQA attention reads [c_kv, k_pe] rows without a copy) and the indexer
-// keys [rows, Smax, d], with a length per row. Slot j holds the token at position j of that row.
+// keys [rows, Smax, d], with a length per row. Slot j holds the token at position j of that row. With indexer_fp8
+// (and d <= 128, one scale per key) it also keeps the indexer keys as the FP8 kernels take them, quantised once as
+// they are written: e4m3 values [rows, Smax, d] and a scale per key [rows, Smax] (LayerKeys::index_k8).
 // A forward covers a window of consecutive rows (all of them unless set_window narrows it), so a continuous-
 // batching engine can prefill new rows and decode the running ones as separate forwards.
 #pragma once
@@ -28,7 +30,8 @@ class KVCache {
   // Bytes held by the storage (all layers), and per cached token of one row.
   int64_t bytes() const;
   int64_t bytes_per_token() const { return token_bytes_; }
-  // Bytes per cached token of one row for a model, before allocating (all layers: c_kv, k_pe, indexer key).
+  // Bytes per cached token of one row for a model, before allocating (all layers: c_kv, k_pe, indexer key, and its
+  // FP8 copy with the FP8 indexer).
   static int64_t token_bytes(const ModelConfig& config, at::ScalarType dtype);
 
   // The next forwards cover rows [first, first + count).
@@ -57,8 +60,9 @@ class KVCache {
  private:
   at::Tensor window(const at::Tensor& storage) const { return storage.narrow(0, first_, count_); }
 
-  std::vector<at::Tensor> ckv_, kpe_, index_k_;  // per layer
-  std::vector<int64_t> lengths_;                 // per row
+  // Per layer; index_k8_ (uint8 storage of e4m3) and index_scale_ only with the FP8 indexer.
+  std::vector<at::Tensor> ckv_, kpe_, index_k_, index_k8_, index_scale_;
+  std::vector<int64_t> lengths_;  // per row
   int64_t max_len_;
   int64_t token_bytes_;
   int64_t first_ = 0, count_ = 0;                // the window

@@ -18,6 +18,7 @@
 #include "kernels/moe_combine.h"
 #include "kernels/sparse_mla_cuda.h"
 #include "model/kernel_ops.h"
+#include "model/kv_cache.h"
 #include "model/layers.h"
 #include "model/moe_ops.h"
 #include "model/norm_ops.h"
@@ -390,6 +391,38 @@ TEST(GpuKernelsInModel, Fp8IndexerPicksTheSimulationsKeys) {
     EXPECT_LE((want != got).sum().item<int64_t>(), want.numel() / 100)
         << name << ": layer 0's selection, FP8 kernel vs simulation";
   }
+}
+
+// Decoding with indexer_fp8, the kernels read the FP8 keys the KV cache quantised once, as they were written
+// (LayerKeys::index_k8); the eager simulation re-quantises the cached bf16 keys every step. Layer 0's selections
+// (its keys depend on the tokens alone) agree but for near-ties, in the prefill and in every decode step.
+TEST(GpuKernelsInModel, Fp8IndexerDecodesFromTheCachedFp8Keys) {
+  ModelConfig c = kernel_sized_config();
+  c.indexer_fp8 = true;
+  c.index_n_heads = 64;
+  c.index_head_dim = 128;
+  DeepseekV32 model = testing::tiny_model(c, 48);
+  cast_model(model, at::kCUDA, at::kBFloat16);
+  at::NoGradGuard no_grad;
+  const int64_t prompt = 40, steps = 16;
+  at::Tensor tokens = at::randint(0, c.vocab_size, {2, prompt + steps}, at::kLong).cuda();
+  const auto options = at::TensorOptions().device(at::kCUDA).dtype(at::kBFloat16);
+  KVCache eager_cache(c, 2, 64, options), kernel_cache(c, 2, 64, options);
+  int64_t slots = 0, keys = 0, differ = 0;
+  for (int64_t step = 0; step <= steps; ++step) {
+    at::Tensor input = step == 0 ? tokens.narrow(1, 0, prompt) : tokens.narrow(1, prompt + step - 1, 1);
+    ForwardOptions eager = eager_mqa(), kernels = eager_mqa();
+    kernels.kernels = true;
+    eager.cache = &eager_cache;
+    kernels.cache = &kernel_cache;
+    at::Tensor want = std::get<0>(model->forward(input, eager).indexer_topk[0].sort(-1));
+    at::Tensor got = std::get<0>(model->forward(input, kernels).indexer_topk[0].sort(-1));
+    slots += want.numel();
+    keys += (want >= 0).sum().item<int64_t>();
+    differ += (want != got).sum().item<int64_t>();
+  }
+  EXPECT_GT(keys, slots / 2) << "most slots hold a key";
+  EXPECT_LE(differ, slots / 100) << "layer 0's selections, FP8 kernels on the cached keys vs the simulation";
 }
 
 // Training through the sparse MLA kernels (forward and backward) gives the gradients of the eager MQA path, with the

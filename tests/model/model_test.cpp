@@ -5,6 +5,7 @@
 #include "common/config.h"
 #include "model/generate.h"
 #include "model/kv_cache.h"
+#include "model/layers.h"
 #include "model/moe.h"
 #include "tests/model/model_fixture.h"
 
@@ -92,6 +93,48 @@ TEST(Decode, IncrementalEqualsFullForwardAcrossTopkBoundary) {
   }
   EXPECT_EQ(cache.lengths(), (std::vector<int64_t>{total - prompt[1] + 5, total}));
   EXPECT_GE(agreed, compared * 9 / 10) << "the decode's indexer selections differ from the full forward's";
+}
+
+// With the FP8 indexer the cache keeps each indexer key quantised once, as written (LayerKeys::index_k8): after a
+// padded prefill, decode steps and a moved row, its copy equals the quantisation of the cached keys, and the cache's
+// size is still the per-token size the engine budgets with.
+TEST(Decode, Fp8IndexerKeysAreQuantisedOnceInTheCache) {
+  ModelConfig c = tiny_config();
+  c.indexer_fp8 = true;
+  DeepseekV32 model = tiny_model(c, 5);
+  at::NoGradGuard no_grad;
+  KVCache cache(c, 3, 40, at::TensorOptions().dtype(at::kFloat));
+  EXPECT_EQ(cache.bytes(), cache.bytes_per_token() * 3 * 40);
+  at::Tensor seqs = at::randint(0, c.vocab_size, {3, 20}, at::kLong);
+  ForwardOptions pre;
+  pre.cache = &cache;
+  pre.valid = {7, 12, 3};
+  model->forward(seqs.narrow(1, 0, 12), pre);
+  for (int64_t step = 0; step < 4; ++step) {
+    ForwardOptions dec;
+    dec.cache = &cache;
+    model->forward(seqs.narrow(1, 12 + step, 1), dec);
+  }
+  cache.move_row(2, 0);  // row 2 (3 + 4 tokens) replaces row 0
+  ASSERT_EQ(cache.lengths(), (std::vector<int64_t>{7, 16, 0}));
+  cache.begin_append({0, 0, 0}, 1, at::kCPU);  // nothing new: append returns what is cached
+  int64_t compared = 0, differ = 0;
+  for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
+    LayerKeys keys = cache.append(layer, LayerKeys{});
+    ASSERT_TRUE(keys.index_k8.defined() && keys.index_k_scale.defined()) << "layer " << layer;
+    for (int64_t b = 0; b < 2; ++b) {
+      const int64_t n = cache.lengths()[b];
+      Fp8Blocks want = fp8_e4m3_quantize(hadamard_rotate(keys.index_k[b].narrow(0, 0, n)));
+      at::Tensor values = keys.index_k8[b].narrow(0, 0, n).view(at::kByte);
+      at::Tensor scales = keys.index_k_scale[b].narrow(0, 0, n);
+      compared += values.numel();
+      differ += (values != want.values.view(at::kByte)).sum().item<int64_t>();
+      EXPECT_TRUE(at::equal(scales, want.scales.squeeze(-1))) << "layer " << layer << " row " << b;
+    }
+  }
+  cache.advance();
+  EXPECT_GT(compared, 0);
+  EXPECT_LE(differ, compared / 1000) << "e4m3 values differ from quantising the cached keys";
 }
 
 // The selected keys without the -1 padding, sorted (selections over different key counts differ in width).
