@@ -25,9 +25,6 @@ namespace {
 using namespace tc;
 using mla::bf16;
 
-constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2 = 0.6931471805599453f;
-
 struct Args {
   const bf16* q;
   const bf16* kv;

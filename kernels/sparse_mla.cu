@@ -23,8 +23,6 @@ using namespace tc;
 using mla::bf16;
 
 constexpr int kBlockKeys = 64;
-constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2 = 0.6931471805599453f;
 
 template <int kDqk, int kDv, int kHeadTiles>
 struct Plan {

@@ -18,7 +18,6 @@ using mla::add_pair;
 using mla::bf16;
 
 constexpr int kBlockKeys = 32;
-constexpr float kLog2e = 1.4426950408889634f;
 
 constexpr int round_up8(int x) { return (x + 7) / 8 * 8; }
 

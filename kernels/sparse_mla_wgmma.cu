@@ -24,7 +24,6 @@ constexpr int kQOffset = 0, kKvOffset = kTileBytes, kPOffset = 3 * kTileBytes;
 constexpr int kIdxOffset = kPOffset + kPanelBytes;    // [2, 64] int32: rows of the two buffers
 constexpr int kMaxOffset = kIdxOffset + 2 * kKeys * 4;  // [2 halves, 64] fp32: block max, then row sums
 constexpr int kSmemBytes = kMaxOffset + 2 * kHeads * 4 + 1024;  // + alignment of the tiles to 1024 bytes
-constexpr float kLn2 = 0.6931471805599453f;
 
 // Chunk c of row r of a tile of 64-row panels: panel c / 8, swizzled inside it.
 struct PanelSwizzle {
@@ -186,7 +185,7 @@ __global__ void __launch_bounds__(kThreads, 1) sparse_mla_forward_wgmma_kernel(F
     const int row = row0 + 8 * r;
     const float total = red[row] + red[kHeads + row];
     inv[r] = total > 0.f ? 1.f / total : 0.f;
-    if (half == 0 && t == 0) lse_rows[first_head + row] = total > 0.f ? m[r] * kLn2 + logf(total) : -INFINITY;
+    if (half == 0 && t == 0) lse_rows[first_head + row] = total > 0.f ? m[r] * tc::kLn2 + logf(total) : -INFINITY;
   }
 #pragma unroll
   for (int n = 0; n < 32; ++n) {

@@ -14,6 +14,10 @@
 
 namespace dsrl::kernels::tc {
 
+// The softmax kernels keep scores in base-2 units (exp2f): scale by log2(e) on the way in, by ln(2) on the way out.
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }

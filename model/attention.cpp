@@ -264,7 +264,7 @@ void MLAImpl::add_sparse_indexer_terms(const at::Tensor& x, const at::Tensor& q_
     at::NoGradGuard no_grad;
     at::Tensor q = absorbed_query(q_nope, q_pe);                          // [B, S, H, C + R]
     at::Tensor kv = join_last_dim(keys.ckv, keys.kpe);                   // [B, T, C + R]
-    if (ctx.kernels && selected_target_kernel_applies(q) && kv.scalar_type() == at::kBFloat16) {
+    if (ctx.kernels && selected_target_kernel_applies(q, kv)) {
       // On the GPU: the causal and selected log-sum-exps without the [B, S, H, T] scores (valid = within key_end).
       SelectedTarget fused = selected_target_forward(q, kv, ctx.positions + 1, topk, scale_);
       target = {fused.probs, fused.recall};

@@ -46,7 +46,7 @@ kernels::SelectedTargetShape checked_shape(const at::Tensor& q, const at::Tensor
   return {B, S, q.size(2), kv.size(1), q.size(3), topk.size(2)};
 }
 
-// int32 copies: key_end clamped to [0, T]; selected positions outside [0, T] become -1 (selects nothing).
+// key_end as the kernels and the reference take it: int32, clamped to [0, T].
 at::Tensor int32_key_end(const at::Tensor& key_end, int64_t T) {
   return key_end.clamp(0, T).to(at::kInt).contiguous();
 }
@@ -65,7 +65,7 @@ SelectedTarget selected_target_forward(const at::Tensor& q, const at::Tensor& kv
                                        out.lse_causal.data_ptr<float>(), out.lse_selected.data_ptr<float>()};
   if (q.is_cuda()) {
 #ifdef DSRL_CUDA
-    DSRL_CHECK(selected_target_kernel_applies(q) && kv.scalar_type() == at::kBFloat16,
+    DSRL_CHECK(selected_target_kernel_applies(q, kv),
                "{}: the CUDA kernels take bf16 q and kv with heads a multiple of 16 and 288 or 576 channels; got {} "
                "q, {} kv, {} heads of {}", kFn, c10::toString(q.scalar_type()), c10::toString(kv.scalar_type()),
                shape.heads, shape.dim);
@@ -89,12 +89,13 @@ SelectedTarget selected_target_forward(const at::Tensor& q, const at::Tensor& kv
   return out;
 }
 
-bool selected_target_kernel_applies(const at::Tensor& q) {
+bool selected_target_kernel_applies(const at::Tensor& q, const at::Tensor& kv) {
 #ifdef DSRL_CUDA
-  return q.is_cuda() && q.scalar_type() == at::kBFloat16 && q.dim() >= 2 &&
+  return q.is_cuda() && q.scalar_type() == at::kBFloat16 && kv.scalar_type() == at::kBFloat16 && q.dim() >= 2 &&
          kernels::selected_target_cuda_supports(q.size(-2), q.size(-1));
 #else
   (void)q;
+  (void)kv;
   return false;
 #endif
 }

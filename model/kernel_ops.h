@@ -84,8 +84,8 @@ struct SelectedTarget {
 };
 SelectedTarget selected_target_forward(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_end,
                                        const at::Tensor& topk, double scale);
-// Whether selected_target_forward would run the CUDA kernels for this q ([..., H, W]).
-bool selected_target_kernel_applies(const at::Tensor& q);
+// Whether selected_target_forward would run the CUDA kernels for this q ([..., H, W]) and kv.
+bool selected_target_kernel_applies(const at::Tensor& q, const at::Tensor& kv);
 
 // Fused sampling (kernels/sampling.h): one token per row of logits [B, V] (any float dtype), each drawn by inverse
 // CDF from its uniform in [0, 1) (uniforms [B] fp64, any device). CUDA logits run the kernel, CPU ones the C++

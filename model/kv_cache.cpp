@@ -100,22 +100,25 @@ LayerKeys KVCache::append(int64_t layer, const LayerKeys& fresh) {
   // Decoding (no sources) writes new token 0 of every row, so its entries are plain views; else gather the valid
   // ones.
   auto entries = [&](const at::Tensor& t) { return sources_.defined() ? t.index({rows_, sources_}) : t.select(1, 0); };
+  const bool fp8 = !index_k8_.empty();  // the FP8 indexer's copy of the keys (e4m3 bytes and a scale per key)
+  at::Tensor index_k8, scale;
+  if (fp8) index_k8 = window(index_k8_[layer]), scale = window(index_scale_[layer]);
   if (rows_.numel() > 0) {
     ckv.index_put_({rows_, slots_}, entries(fresh.ckv));
     kpe.index_put_({rows_, slots_}, entries(fresh.kpe));
-    index_k.index_put_({rows_, slots_}, entries(fresh.index_k));
+    at::Tensor new_index_k = entries(fresh.index_k);
+    index_k.index_put_({rows_, slots_}, new_index_k);
+    if (fp8) {  // the FP8 copy: only the new keys are quantised (the indexer's own quantisation, per key)
+      Fp8Blocks q = fp8_e4m3_quantize(hadamard_rotate(new_index_k));  // [n, d], [n, 1]
+      index_k8.index_put_({rows_, slots_}, q.values.view(at::kByte));
+      scale.index_put_({rows_, slots_}, q.scales.squeeze(-1));
+    }
   }
   LayerKeys keys{ckv.narrow(1, 0, keys_), kpe.narrow(1, 0, keys_), index_k.narrow(1, 0, keys_)};
-  if (index_k8_.empty()) return keys;
-  // The FP8 copy: only the new entries are quantised (the indexer's own quantisation, per key).
-  at::Tensor index_k8 = window(index_k8_[layer]), scale = window(index_scale_[layer]);
-  if (rows_.numel() > 0) {
-    Fp8Blocks q = fp8_e4m3_quantize(hadamard_rotate(entries(fresh.index_k)));  // [n, d], [n, 1]
-    index_k8.index_put_({rows_, slots_}, q.values.view(at::kByte));
-    scale.index_put_({rows_, slots_}, q.scales.squeeze(-1));
+  if (fp8) {
+    keys.index_k8 = index_k8.narrow(1, 0, keys_).view(at::kFloat8_e4m3fn);
+    keys.index_k_scale = scale.narrow(1, 0, keys_);
   }
-  keys.index_k8 = index_k8.narrow(1, 0, keys_).view(at::kFloat8_e4m3fn);
-  keys.index_k_scale = scale.narrow(1, 0, keys_);
   return keys;
 }
 

@@ -82,7 +82,8 @@ TEST(GpuSelectedTarget, RefusesUnsupportedShapesClearly) {
   ASSERT_TRUE(cuda_kernels_available());
   at::Tensor q = at::randn({1, 4, 8, 288}, at::kCUDA).to(at::kBFloat16), kv = at::randn({1, 10, 288}, at::kCUDA);
   at::Tensor ends = at::full({1, 4}, 10, at::kCUDA).to(at::kInt), topk = at::zeros({1, 4, 3}, at::kCUDA).to(at::kInt);
-  EXPECT_FALSE(selected_target_kernel_applies(q)) << "8 heads";
+  EXPECT_FALSE(selected_target_kernel_applies(q, kv.to(at::kBFloat16))) << "8 heads";
+  EXPECT_FALSE(selected_target_kernel_applies(q.repeat({1, 1, 2, 1}), kv)) << "fp32 kv";
   try {
     selected_target_forward(q, kv.to(at::kBFloat16), ends, topk, 0.1);
     FAIL() << "8 heads accepted";
